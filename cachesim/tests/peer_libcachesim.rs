@@ -1,0 +1,74 @@
+//! Every policy libCacheSim also has, checked against the `libcachesim`
+//! PyPI package on the shipped CloudPhysics trace at 128 MiB..1 GiB.
+//!
+//! The peer runs for real: the test needs a Python with `libcachesim`
+//! (`.venv/bin/python` at the project root, which `.ci/run` creates, or the
+//! interpreter named by `MEMSCALE_PEER_PYTHON`).
+
+mod golden_lru;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use cachesim::policy::PolicySpec;
+use cachesim::sim::{simulate_many, SimOptions};
+
+fn peer_python() -> PathBuf {
+    if let Ok(p) = std::env::var("MEMSCALE_PEER_PYTHON") {
+        return p.into();
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: create it with `python3 -m venv .venv && .venv/bin/pip install libcachesim` (or run .ci/run)",
+        p.display()
+    );
+    p
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    policy: String,
+    cache_size: u64,
+    misses: u64,
+    byte_misses: u64,
+}
+
+#[test]
+fn policies_match_libcachesim() {
+    let trace_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
+    let sizes: Vec<u64> = (1..=8).map(|k| k * (128 << 20)).collect();
+    let names = ["fifo", "clock", "arc", "2q", "s3fifo", "sieve"];
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/libcachesim_ref.py");
+    let out = Command::new(peer_python())
+        .arg(&script)
+        .arg(&trace_path)
+        .arg(names.join(","))
+        .arg(sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","))
+        .output()
+        .expect("run the libcachesim peer");
+    assert!(out.status.success(), "peer failed: {}", String::from_utf8_lossy(&out.stderr));
+    let refs: Vec<Reference> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("peer JSON")).collect();
+    assert_eq!(refs.len(), names.len() * sizes.len());
+
+    let trace = golden_lru::cloudphysics();
+    let policies: Vec<PolicySpec> = names.iter().map(|n| PolicySpec::parse(n).unwrap()).collect();
+    let ours = simulate_many(&trace, &policies, &sizes, SimOptions::default(), &|_| {});
+    let mut failures = Vec::new();
+    for (r, o) in refs.iter().zip(&ours) {
+        assert_eq!((r.cache_size, PolicySpec::parse(&r.policy).unwrap().to_string()), (o.cache_size, o.policy.clone()));
+        if (r.misses, r.byte_misses) != (o.misses, o.byte_misses) {
+            failures.push(format!(
+                "{} at {} MiB: libCacheSim {} misses / {} bytes, memscale {} / {}",
+                r.policy,
+                r.cache_size >> 20,
+                r.misses,
+                r.byte_misses,
+                o.misses,
+                o.byte_misses
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+}
