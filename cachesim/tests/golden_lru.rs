@@ -1,19 +1,10 @@
 //! libCacheSim's own golden values on the shipped CloudPhysics trace.
 
-use std::path::PathBuf;
+mod common;
 
 use cachesim::policy::PolicySpec;
 use cachesim::sim::{simulate, SimOptions, Unit};
-use cachesim::trace::dense::{DenseTrace, OpFilter};
-use cachesim::trace::oracle::OracleReader;
-
-#[allow(dead_code)]
-pub fn cloudphysics() -> DenseTrace {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
-    assert!(path.exists(), "{} is missing: the golden tests need ../shared/data from the project root", path.display());
-    let mut r = OracleReader::open(&path).expect("open trace");
-    DenseTrace::load(&mut r, OpFilter::All).expect("read trace")
-}
+use common::cloudphysics;
 
 const MIB: u64 = 1 << 20;
 

@@ -5,7 +5,7 @@
 //! (`.venv/bin/python` at the project root, which `.ci/run` creates, or the
 //! interpreter named by `MEMSCALE_PEER_PYTHON`).
 
-mod golden_lru;
+mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,7 +36,7 @@ struct Reference {
 
 #[test]
 fn policies_match_libcachesim() {
-    let trace_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
+    let trace_path = common::cloudphysics_path();
     let sizes: Vec<u64> = (1..=8).map(|k| k * (128 << 20)).collect();
     let names = ["fifo", "clock", "arc", "2q", "s3fifo", "sieve"];
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/libcachesim_ref.py");
@@ -52,7 +52,7 @@ fn policies_match_libcachesim() {
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("peer JSON")).collect();
     assert_eq!(refs.len(), names.len() * sizes.len());
 
-    let trace = golden_lru::cloudphysics();
+    let trace = common::cloudphysics();
     let policies: Vec<PolicySpec> = names.iter().map(|n| PolicySpec::parse(n).unwrap()).collect();
     let ours = simulate_many(&trace, &policies, &sizes, SimOptions::default(), &|_| {});
     let mut failures = Vec::new();

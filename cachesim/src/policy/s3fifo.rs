@@ -7,9 +7,11 @@
 //! to main. Main is a FIFO with reinsertion: an object with a positive
 //! counter goes back to the head with its counter (capped at 3) less one.
 //!
-//! As in libCacheSim, an object at least as large as the small FIFO is not
-//! inserted into it (after room was made), and objects promoted to main
-//! start with a counter of 0.
+//! As in libCacheSim (the version of December 2024 that its Python package
+//! ships): until the first eviction, new objects that find the small FIFO
+//! full go to main; an object at least as large as the small FIFO is not
+//! inserted (after room was made); objects promoted to main start with a
+//! counter of 0.
 
 use super::list::{Link, Linked, List};
 use super::{Access, Cache};
@@ -52,6 +54,7 @@ pub struct S3Fifo {
     ghost_cap: u64,
     capacity: u64,
     threshold: u8,
+    has_evicted: bool,
 }
 
 impl S3Fifo {
@@ -71,6 +74,7 @@ impl S3Fifo {
             ghost_cap: (capacity as f64 * ghost) as u64,
             capacity,
             threshold,
+            has_evicted: false,
         }
     }
 
@@ -153,6 +157,7 @@ impl Cache for S3Fifo {
             return false;
         }
         while self.small_bytes + self.main_bytes + size > self.capacity {
+            self.has_evicted = true;
             if self.main_bytes > self.main_cap || self.small_bytes == 0 {
                 self.evict_main();
             } else {
@@ -160,7 +165,7 @@ impl Cache for S3Fifo {
             }
         }
         self.nodes[i as usize].size = a.size;
-        if ghost_hit {
+        if ghost_hit || (size < self.small_cap && !self.has_evicted && self.small_bytes >= self.small_cap) {
             self.to_main(i);
         } else if size < self.small_cap {
             let n = &mut self.nodes[i as usize];
