@@ -5,13 +5,13 @@
 //! update the caches but are not counted.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::{Access, Cache, PolicySpec};
 use crate::trace::dense::{DenseTrace, NEVER};
 
 /// What a cache size counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     /// Bytes of object size.

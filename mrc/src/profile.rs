@@ -1,0 +1,104 @@
+//! Accumulates stack distances into miss ratios: exactly at a set of probe
+//! sizes, and as a histogram for the whole curve.
+//!
+//! Requests carry a weight (1 for a full trace, 1/R for a request sampled
+//! at rate R), so exact profiles and SHARDS share this code.
+
+use cachesim::sim::Unit;
+
+use crate::curve::{Mrc, MrcPoint};
+use crate::histogram::DistanceHistogram;
+use crate::stack::Distance;
+
+/// Hits and requests seen so far, by stack distance.
+pub struct LruProfile {
+    unit: Unit,
+    probes: Vec<u64>,
+    /// Hits (and hit bytes) whose distance first fits probe `k`.
+    probe_hits: Vec<(f64, f64)>,
+    histogram: DistanceHistogram,
+    requests: f64,
+    bytes: f64,
+}
+
+impl LruProfile {
+    /// A profile that counts exactly at `probes` (sorted sizes in `unit`).
+    pub fn new(unit: Unit, probes: &[u64]) -> LruProfile {
+        LruProfile {
+            unit,
+            probes: probes.to_vec(),
+            probe_hits: vec![(0.0, 0.0); probes.len()],
+            histogram: DistanceHistogram::default(),
+            requests: 0.0,
+            bytes: 0.0,
+        }
+    }
+
+    /// Counts one request of `size` bytes with weight `w`; `distance` is
+    /// `None` for a first access (a miss at every size). Distances are
+    /// multiplied by `scale` (1/R under sampling).
+    #[inline]
+    pub fn record(&mut self, distance: Option<Distance>, size: u32, w: f64, scale: f64) {
+        self.requests += w;
+        self.bytes += w * size as f64;
+        if let Some(d) = distance {
+            let raw = match self.unit {
+                Unit::Bytes => d.bytes,
+                Unit::Objects => d.objects,
+            };
+            let dist = if scale == 1.0 { raw } else { (raw as f64 * scale).round() as u64 };
+            let k = self.probes.partition_point(|&p| p < dist);
+            if k < self.probes.len() {
+                let e = &mut self.probe_hits[k];
+                e.0 += w;
+                e.1 += w * size as f64;
+            }
+            self.histogram.add(dist, size as u64, w);
+        }
+    }
+
+    /// Adds `w` hits of `size` bytes at the smallest distance (SHARDS's
+    /// adjustment for sampling noise) and `w` requests.
+    pub fn adjust(&mut self, w: f64, size: f64) {
+        self.requests += w;
+        self.bytes += w * size;
+        if let Some(e) = self.probe_hits.first_mut() {
+            e.0 += w;
+            e.1 += w * size;
+        }
+        self.histogram.add(0, size as u64, w);
+    }
+
+    /// Weighted requests counted.
+    pub fn requests(&self) -> f64 {
+        self.requests
+    }
+
+    /// The curve at the probe sizes.
+    pub fn mrc(&self, algo: &str) -> Mrc {
+        let (mut hits, mut hit_bytes) = (0.0, 0.0);
+        let points = self
+            .probes
+            .iter()
+            .zip(&self.probe_hits)
+            .map(|(&size, &(h, b))| {
+                hits += h;
+                hit_bytes += b;
+                self.point(size, hits, hit_bytes)
+            })
+            .collect();
+        Mrc { algo: algo.to_string(), unit: self.unit, points }
+    }
+
+    /// The whole step curve: a point at every distance where it steps (to
+    /// within the histogram's 1/4096 resolution above 4096).
+    pub fn full_curve(&self, algo: &str) -> Mrc {
+        let points = self.histogram.cumulative().into_iter().map(|(d, h, b)| self.point(d.max(1), h, b)).collect();
+        Mrc { algo: algo.to_string(), unit: self.unit, points }
+    }
+
+    fn point(&self, size: u64, hits: f64, hit_bytes: f64) -> MrcPoint {
+        let ratio = |x: f64, total: f64| if total > 0.0 { (1.0 - x / total).clamp(0.0, 1.0) } else { 0.0 };
+        MrcPoint { cache_size: size, miss_ratio: ratio(hits, self.requests), byte_miss_ratio: ratio(hit_bytes, self.bytes) }
+    }
+}
