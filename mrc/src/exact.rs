@@ -16,15 +16,17 @@ use crate::profile::LruProfile;
 use crate::stack::StackDistance;
 
 /// Runs the stack algorithm over `trace`; the profile answers exactly at
-/// `probes` (sizes in `unit`) and approximately everywhere else.
+/// `probes` (sizes in `unit`) and approximately everywhere else. A trace
+/// recorded with spatial sampling at rate r has its distances scaled by 1/r.
 pub fn exact_profile(trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: Warmup) -> LruProfile {
     let mut stack = StackDistance::new(trace.n_objects());
     let mut profile = LruProfile::new(unit, probes);
     let start = warmup.start_index(trace);
+    let inv_rate = 1.0 / trace.sample_rate.clamp(f64::MIN_POSITIVE, 1.0);
     for (i, (&obj, &size)) in trace.ids.iter().zip(&trace.sizes).enumerate() {
         let d = stack.access(obj, size);
         if i >= start {
-            profile.record(d, size, 1.0, 1.0);
+            profile.record(d, size, inv_rate, inv_rate);
         }
     }
     profile

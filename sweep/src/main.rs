@@ -1,1 +1,34 @@
-fn main() {}
+//! `memscale`: the command line of memscale. Thin: it parses options, opens
+//! traces, calls the libraries and writes results.
+
+mod bench;
+mod cli;
+mod input;
+mod mrc_cmd;
+mod output;
+mod progress;
+mod sim_cmd;
+mod trace_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::Sim(a) => sim_cmd::run(a),
+        cli::Command::Mrc(a) => mrc_cmd::run(a),
+        cli::Command::Trace(t) => trace_cmd::run(t),
+        cli::Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            // Every failure the command line can report is about its input:
+            // a file, an option, or where results go.
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// memscale: memory-aware profiling and cache modeling for stateful stream
+/// processing.
+///
+/// Read cache traces, simulate cache policies at many sizes, and compute
+/// miss-ratio curves. Sizes are written like `64MiB`, lists like
+/// `128MiB,256MiB`, and ranges like `128MiB..1GiB:8` (8 evenly spaced sizes,
+/// both ends included). Without a TRACE, `sim` and `mrc` run on a built-in
+/// synthetic workload (Zipf 0.9, 2 M requests over 200 k objects of
+/// 512 B-16 KiB).
+#[derive(Parser, Debug)]
+#[command(name = "memscale", version, about, long_about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Simulate cache policies at many sizes (in parallel) and report misses.
+    Sim(SimArgs),
+    /// Compute a miss-ratio curve: exact LRU, SHARDS, AET or MiniSim.
+    Mrc(MrcArgs),
+    /// Inspect, convert and generate traces.
+    #[command(subcommand)]
+    Trace(TraceCommand),
+    /// Measure simulator and MRC throughput (requests/s, one core).
+    Bench(BenchArgs),
+}
+
+/// Trace format names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Detect from the content (and the file name for oracleGeneral).
+    Auto,
+    /// libCacheSim oracleGeneral: 24-byte records.
+    Oracle,
+    /// CSV; columns set with --csv-columns.
+    Csv,
+    /// RocksDB block-cache trace (db_bench -block_cache_trace_file).
+    Rocksdb,
+    /// memscale key-access trace.
+    Memscale,
+}
+
+/// Cache size units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UnitArg {
+    /// Sizes are bytes of object size.
+    Bytes,
+    /// Sizes count objects; object sizes are ignored.
+    Objects,
+}
+
+/// Which requests count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OpsArg {
+    /// Every request.
+    All,
+    /// Reads only (get, seek, next), as a read cache sees them.
+    Reads,
+}
+
+/// Options shared by commands that read a trace.
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Trace file (zstd-compressed files are read transparently). Omit to use
+    /// the built-in synthetic workload.
+    pub trace: Option<PathBuf>,
+    /// Trace format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// CSV layout as key=value pairs: header=true|false, delimiter=C,
+    /// time|id|size|op|stream=INDEX|NAME. Example: header=false,time=0,id=1,size=2
+    #[arg(long, default_value = "")]
+    pub csv_columns: String,
+    /// Which requests count as cache accesses.
+    #[arg(long, value_enum, default_value_t = OpsArg::All)]
+    pub ops: OpsArg,
+}
+
+/// Options shared by commands that report per size.
+#[derive(Args, Debug, Clone)]
+pub struct SizeArgs {
+    /// Cache sizes: 64MiB, a list 128MiB,256MiB, or a range 128MiB..1GiB:8.
+    /// Without a unit, a plain number (bytes, or objects with --unit objects).
+    #[arg(long, default_value = "16MiB..512MiB:8")]
+    pub sizes: String,
+    /// What a size counts.
+    #[arg(long, value_enum, default_value_t = UnitArg::Bytes)]
+    pub unit: UnitArg,
+    /// Do not count the first N requests (they still warm the cache).
+    #[arg(long, value_name = "N", conflicts_with = "warmup_time")]
+    pub warmup: Option<u64>,
+    /// Do not count requests in the first T units of trace time.
+    #[arg(long, value_name = "T")]
+    pub warmup_time: Option<u64>,
+}
+
+/// Where results go.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Write results as CSV.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Plot miss ratio against size (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+}
+
+/// `memscale sim`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  memscale sim trace.oracleGeneral.bin --policy lru,arc,s3fifo --sizes 128MiB..1GiB:8 --csv out.csv\n  memscale sim block.trace --policy 'rocksdb-lru:shard_bits=3,high_pri=0.5,lru' --sizes 8MiB,64MiB\n\nCSV columns: policy,cache_size,requests,misses,miss_ratio,bytes_requested,byte_misses,byte_miss_ratio")]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Policies, comma-separated: lru, fifo, clock, arc, 2q, s3fifo, sieve,
+    /// lfu, belady, rocksdb-lru. Parameters follow a colon:
+    /// rocksdb-lru:shard_bits=3,high_pri=0.5 ; clock:bits=2 ; 2q:ain=0.25,aout=0.5 ;
+    /// s3fifo:small=0.1,ghost=0.9,threshold=2.
+    #[arg(long, default_value = "lru,fifo,clock,arc,2q,s3fifo,sieve,lfu,belady")]
+    pub policy: String,
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// MRC algorithms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AlgoArg {
+    /// Exact LRU stack distances, O(N log M).
+    Exact,
+    /// SHARDS: spatially sampled LRU stack distances (--rate, --max-samples).
+    Shards,
+    /// AET: from reuse times, O(N).
+    Aet,
+    /// MiniSim: any --policy simulated on a sample at sizes scaled by --rate.
+    Minisim,
+}
+
+/// `memscale mrc`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  memscale mrc trace.bin --algo exact --sizes 128MiB..1GiB:8 --csv mrc.csv --plot mrc.svg\n  memscale mrc trace.bin --algo shards --rate 0.01 --sizes 1GiB..16GiB:16\n  memscale mrc trace.bin --algo minisim --policy arc --rate 0.01\n\nCSV columns: algo,cache_size,miss_ratio,byte_miss_ratio")]
+pub struct MrcArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Algorithm (several may be given, comma-separated, to compare them).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "exact")]
+    pub algo: Vec<AlgoArg>,
+    /// Sampling rate for shards and minisim, in (0, 1].
+    #[arg(long, default_value_t = 0.01)]
+    pub rate: f64,
+    /// SHARDS fixed-size mode: track at most N objects (the rate starts at --rate and falls).
+    #[arg(long, value_name = "N")]
+    pub max_samples: Option<usize>,
+    /// Policy for minisim (any `sim` policy name).
+    #[arg(long, default_value = "lru")]
+    pub policy: String,
+    /// Also print the full exact step curve (every distance where it steps).
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `memscale trace ...`.
+#[derive(Subcommand, Debug)]
+pub enum TraceCommand {
+    /// Requests, objects, working set, sizes, time span, per-operator breakdown.
+    Info {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a trace to another format.
+    Convert {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output file.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum)]
+        to: OutFormatArg,
+    },
+    /// Generate a synthetic trace.
+    Gen(GenArgs),
+}
+
+/// Formats memscale can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormatArg {
+    /// libCacheSim oracleGeneral (next-access times filled in).
+    Oracle,
+    /// CSV with header time,id,size,op,stream.
+    Csv,
+    /// memscale key-access trace.
+    Memscale,
+}
+
+/// Popularity distributions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DistArg {
+    /// Zipf with exponent --alpha.
+    Zipf,
+    /// Uniform.
+    Uniform,
+}
+
+/// `memscale trace gen`.
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Output file.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormatArg::Oracle)]
+    pub to: OutFormatArg,
+    /// Requests.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub requests: u64,
+    /// Distinct objects of the random part.
+    #[arg(long, default_value_t = 100_000)]
+    pub objects: u64,
+    /// Popularity distribution.
+    #[arg(long, value_enum, default_value_t = DistArg::Zipf)]
+    pub dist: DistArg,
+    /// Zipf exponent.
+    #[arg(long, default_value_t = 0.9)]
+    pub alpha: f64,
+    /// Smallest object size (e.g. 512, 4KiB).
+    #[arg(long, default_value = "512")]
+    pub min_size: String,
+    /// Largest object size.
+    #[arg(long, default_value = "16KiB")]
+    pub max_size: String,
+    /// Share of requests that are sequential scans of fresh objects, in [0, 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub scan_fraction: f64,
+    /// Objects per scan.
+    #[arg(long, default_value_t = 1000)]
+    pub scan_length: u64,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `memscale bench`.
+#[derive(Args, Debug)]
+#[command(after_help = "scripts/bench_vs_libcachesim.sh runs this beside the libcachesim package on the same trace and prints the ratios.")]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Policies to time.
+    #[arg(long, default_value = "lru,fifo,clock,arc,2q,s3fifo,sieve,lfu")]
+    pub policy: String,
+    /// Cache size for the policy runs.
+    #[arg(long, default_value = "1GiB")]
+    pub size: String,
+    /// SHARDS rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub rate: f64,
+    /// Also compute accuracy (MAE) of SHARDS, AET and MiniSim (ARC, S3-FIFO)
+    /// against exact curves at --mae-sizes.
+    #[arg(long)]
+    pub accuracy: bool,
+    /// Sizes for the accuracy comparison.
+    #[arg(long, default_value = "64MiB..4GiB:20")]
+    pub mae_sizes: String,
+    /// Write the figures as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
