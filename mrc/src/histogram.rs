@@ -51,6 +51,17 @@ impl DistanceHistogram {
         self.bytes[b] += w * size as f64;
     }
 
+    /// Adds `count` hits totalling `bytes` at distance `d`.
+    pub fn add_raw(&mut self, d: u64, count: f64, bytes: f64) {
+        let b = bucket_of(d);
+        if b >= self.counts.len() {
+            self.counts.resize(b + 1, 0.0);
+            self.bytes.resize(b + 1, 0.0);
+        }
+        self.counts[b] += count;
+        self.bytes[b] += bytes;
+    }
+
     /// Multiplies every count by `f` (SHARDS fixed-size rescaling).
     pub fn scale(&mut self, f: f64) {
         self.counts.iter_mut().for_each(|c| *c *= f);

@@ -57,21 +57,20 @@ impl LruProfile {
         }
     }
 
-    /// Adds `w` hits of `size` bytes at the smallest distance (SHARDS's
-    /// adjustment for sampling noise) and `w` requests.
-    pub fn adjust(&mut self, w: f64, size: f64) {
-        self.requests += w;
-        self.bytes += w * size;
+    /// SHARDS's adjustment: the difference between the true totals and
+    /// the sample's weighted totals is counted as hits at the smallest
+    /// distance (it may be negative). The miss ratio becomes the sample's
+    /// weighted misses over the true total: hot objects that happen to be in
+    /// or out of the sample, which are mostly hits, no longer skew it.
+    pub fn adjust_to_totals(&mut self, requests: f64, bytes: f64) {
+        let (dr, db) = (requests - self.requests, bytes - self.bytes);
+        self.requests = requests;
+        self.bytes = bytes;
         if let Some(e) = self.probe_hits.first_mut() {
-            e.0 += w;
-            e.1 += w * size;
+            e.0 += dr;
+            e.1 += db;
         }
-        self.histogram.add(0, size as u64, w);
-    }
-
-    /// Weighted requests counted.
-    pub fn requests(&self) -> f64 {
-        self.requests
+        self.histogram.add_raw(0, dr, db);
     }
 
     /// The curve at the probe sizes.

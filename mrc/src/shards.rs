@@ -3,8 +3,8 @@
 //!
 //! Fixed rate: keep objects whose hash falls below `T = R · P`, compute their
 //! stack distances, and scale distances by 1/R. With SHARDS's adjustment,
-//! the difference between the expected (N·R) and actual number of sampled
-//! requests is added as hits at the smallest distance.
+//! the difference between the true number of requests (and bytes) and the
+//! sample's weighted count is added as hits at the smallest distance.
 //!
 //! Fixed size: start at rate R and, whenever more than `max_samples`
 //! objects are tracked, lower T to the largest tracked hash and drop the
@@ -65,7 +65,7 @@ pub fn shards_mrc(
     let mut next_dense = 0u32;
     let mut by_hash: BinaryHeap<(u64, u64)> = BinaryHeap::new();
     let mut req = Request::default();
-    let (mut seen, mut counted_seen, mut sampled, mut sampled_bytes) = (0u64, 0u64, 0u64, 0u64);
+    let (mut seen, mut counted_seen, mut counted_bytes, mut sampled) = (0u64, 0u64, 0u64, 0u64);
     let mut first_time = None;
     while reader.read(&mut req)? {
         seen += 1;
@@ -78,6 +78,7 @@ pub fn shards_mrc(
             Warmup::Time(d) => req.time >= first_time.get_or_insert(req.time).saturating_add(d),
         };
         counted_seen += counted as u64;
+        counted_bytes += if counted { req.size as u64 } else { 0 };
         let h = sample_hash(req.id);
         if h >= t {
             continue;
@@ -103,7 +104,6 @@ pub fn shards_mrc(
             let inv_rate = MODULUS as f64 / t as f64;
             profile.record(d, req.size, inv_rate, inv_rate);
             sampled += 1;
-            sampled_bytes += req.size as u64;
         }
         if let Some(max) = cfg.max_samples {
             while ids.len() > max {
@@ -130,10 +130,8 @@ pub fn shards_mrc(
     }
     let label = if cfg.max_samples.is_some() { "shards-fixed-size" } else { "shards" };
     if cfg.adjust && cfg.max_samples.is_none() && sampled > 0 {
-        // The full trace had counted_seen / trace_rate requests; the sample
-        // stands for profile.requests() of them.
-        let diff = counted_seen as f64 / trace_rate - profile.requests();
-        profile.adjust(diff, sampled_bytes as f64 / sampled as f64);
+        // The full trace had counted_seen / trace_rate requests.
+        profile.adjust_to_totals(counted_seen as f64 / trace_rate, counted_bytes as f64 / trace_rate);
     }
     Ok(profile.mrc(label))
 }

@@ -90,7 +90,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let aet = aet_mrc(&trace, Unit::Bytes, &mae_sizes, Warmup::None);
         acc("aet vs exact".into(), &aet, &exact);
         let mut r = input::reader(&a.input)?;
-        let (sampled, rate) = sample_trace(r.as_mut(), a.rate, |_| {})?;
+        let sample = sample_trace(r.as_mut(), a.rate, |_| {})?;
         for name in ["arc", "s3fifo", "lru"] {
             let p = PolicySpec::parse(name)?;
             let full = simulate_many(&trace, std::slice::from_ref(&p), &mae_sizes, SimOptions::default(), &|_| {});
@@ -102,7 +102,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     .map(|r| MrcPoint { cache_size: r.cache_size, miss_ratio: r.miss_ratio, byte_miss_ratio: r.byte_miss_ratio })
                     .collect(),
             };
-            let mini = minisim_mrc(&sampled, rate, &p, Unit::Bytes, &mae_sizes, Warmup::None);
+            let mini = minisim_mrc(&sample, &p, Unit::Bytes, &mae_sizes, Warmup::None);
             acc(format!("minisim {name} R={} vs full sim", a.rate), &mini, &full);
         }
     }

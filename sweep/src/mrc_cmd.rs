@@ -41,12 +41,12 @@ pub fn run(a: MrcArgs) -> Result<()> {
             AlgoArg::Minisim => {
                 let mut r = input::reader(&a.input)?;
                 let bar = progress::reading("sampling");
-                let (sampled, rate) = sample_trace(r.as_mut(), a.rate, |n| bar.set_position(n))?;
+                let sample = sample_trace(r.as_mut(), a.rate, |n| bar.set_position(n))?;
                 bar.finish_and_clear();
-                if sampled.is_empty() {
+                if sample.trace.is_empty() {
                     anyhow::bail!("{}: no object was sampled at rate {}; raise --rate", input::display(&a.input), a.rate);
                 }
-                minisim_mrc(&sampled, rate, &policy, unit, &sizes, warmup)
+                minisim_mrc(&sample, &policy, unit, &sizes, warmup)
             }
         };
         curves.push(curve);
