@@ -47,7 +47,13 @@ impl LruProfile {
                 Unit::Objects => d.objects,
             };
             let dist = if scale == 1.0 { raw } else { (raw as f64 * scale).round() as u64 };
-            let k = self.probes.partition_point(|&p| p < dist);
+            // A branch-free count beats binary search for the usual handful
+            // of sizes.
+            let k = if self.probes.len() <= 64 {
+                self.probes.iter().map(|&p| (p < dist) as usize).sum()
+            } else {
+                self.probes.partition_point(|&p| p < dist)
+            };
             if k < self.probes.len() {
                 let e = &mut self.probe_hits[k];
                 e.0 += w;
@@ -90,7 +96,7 @@ impl LruProfile {
     }
 
     /// The whole step curve: a point at every distance where it steps (to
-    /// within the histogram's 1/4096 resolution above 4096).
+    /// within the histogram's 1/512 resolution above 512).
     pub fn full_curve(&self, algo: &str) -> Mrc {
         let points = self.histogram.cumulative().into_iter().map(|(d, h, b)| self.point(d.max(1), h, b)).collect();
         Mrc { algo: algo.to_string(), unit: self.unit, points }

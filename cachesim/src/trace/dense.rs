@@ -53,6 +53,7 @@ pub struct DenseTrace {
     /// Where the requests came from.
     pub source: PathBuf,
     next: OnceLock<Vec<u32>>,
+    prev: OnceLock<Vec<u32>>,
 }
 
 impl DenseTrace {
@@ -155,6 +156,15 @@ impl DenseTrace {
                 last[id] = i as u32;
             }
             next
+        })
+    }
+
+    /// Index of the previous request to the same object, per request, or
+    /// [`NEVER`] on a first access. Computed on first use by one pass.
+    pub fn prev_access(&self) -> &[u32] {
+        self.prev.get_or_init(|| {
+            let mut last = vec![NEVER; self.n_objects()];
+            self.ids.iter().enumerate().map(|(i, &id)| std::mem::replace(&mut last[id as usize], i as u32)).collect()
         })
     }
 
