@@ -9,7 +9,8 @@
 //! u8 no_insert; for Get and MultiGet callers then u64 get id, u8
 //! from-snapshot and the referenced key (prefixed); for those callers on
 //! data blocks then u64 referenced data size, u64 keys in block and u8 key
-//! exists. Block types: 7 index, 8 filter, 9 data, 10 dictionary, 11 range
+//! exists. Callers (RocksDB's `TableReaderCaller`): 1 Get, 2 MultiGet,
+//! 3 iterator, 9 prefetch, 10 compaction. Block types: 7 index, 8 filter, 9 data, 10 dictionary, 11 range
 //! deletion.
 //!
 //! The block key becomes the request id through a pinned hash
@@ -28,8 +29,8 @@ use crate::request::{BlockKind, Request, Tags};
 pub const MAGIC: &[u8] = b"feedcafedeadbeef";
 const TYPE_BEGIN: u8 = 1;
 const TYPE_END: u8 = 2;
-const CALLER_GET: u8 = 0;
-const CALLER_MULTI_GET: u8 = 1;
+const CALLER_GET: u8 = 1;
+const CALLER_MULTI_GET: u8 = 2;
 const MAX_PAYLOAD: u32 = 64 << 20;
 
 /// Streams a RocksDB block-cache trace.
