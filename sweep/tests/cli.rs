@@ -1,0 +1,122 @@
+//! The command line as users meet it: results, output files, and clear
+//! errors with exit code 2 on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn memscale(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memscale")).args(args).output().expect("run memscale")
+}
+
+fn cloudphysics() -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
+    assert!(p.exists(), "{} is missing", p.display());
+    p.display().to_string()
+}
+
+fn fails_with(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` not in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn sim_writes_documented_csv_with_golden_lru() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("out/sim.csv");
+    let json = dir.path().join("sim.json");
+    let plot = dir.path().join("sim.svg");
+    let out = memscale(&[
+        "sim",
+        &cloudphysics(),
+        "--policy",
+        "lru,fifo",
+        "--sizes",
+        "128MiB..1GiB:8",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("policy,cache_size,requests,misses,miss_ratio,bytes_requested,byte_misses,byte_miss_ratio"));
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(&first[..4], &["lru", "134217728", "113872", "93374"]);
+    assert_eq!(first[6], "4214303232");
+    assert_eq!(text.lines().count(), 17);
+    assert!(std::fs::read_to_string(&plot).unwrap().contains("<svg"));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 16);
+}
+
+#[test]
+fn mrc_exact_csv_matches_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("mrc.csv");
+    let out = memscale(&["mrc", &cloudphysics(), "--algo", "exact", "--sizes", "128MiB,1GiB", "--csv", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "algo,cache_size,miss_ratio,byte_miss_ratio");
+    // 93374 / 113872 and 71704 / 113872.
+    assert!(lines[1].starts_with("exact,134217728,0.819991,"), "{}", lines[1]);
+    assert!(lines[2].starts_with("exact,1073741824,0.629689,"), "{}", lines[2]);
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = write(dir.path(), "cut.oracleGeneral.bin", &[1u8; 30]);
+    fails_with(&memscale(&["sim", &truncated, "--sizes", "1MiB"]), &["cut.oracleGeneral.bin", "byte offset 24", "truncated"]);
+    fails_with(&memscale(&["mrc", &truncated, "--algo", "shards", "--sizes", "1MiB"]), &["byte offset 24"]);
+    fails_with(&memscale(&["trace", "info", &truncated]), &["byte offset 24"]);
+    let empty = write(dir.path(), "empty.oracleGeneral.bin", b"");
+    fails_with(&memscale(&["sim", &empty, "--sizes", "1MiB"]), &["empty.oracleGeneral.bin", "no requests"]);
+    fails_with(&memscale(&["trace", "info", &empty]), &["no requests"]);
+    let cp = cloudphysics();
+    fails_with(&memscale(&["sim", &cp, "--sizes", "0"]), &["--sizes", "0"]);
+    fails_with(&memscale(&["sim", &cp, "--sizes", "12XB"]), &["--sizes", "unknown unit"]);
+    fails_with(&memscale(&["sim", &cp, "--sizes", "1MiB", "--policy", "lru,nope"]), &["unknown policy `nope`"]);
+    fails_with(&memscale(&["sim", &cp, "--sizes", "1MiB", "--policy", "clock:bits=99"]), &["bits=99"]);
+    fails_with(&memscale(&["sim", &cp, "--format", "memscale", "--sizes", "1MiB"]), &["bad magic"]);
+    fails_with(&memscale(&["sim", &cp, "--format", "rocksdb", "--sizes", "1MiB"]), &["feedcafedeadbeef"]);
+    fails_with(&memscale(&["sim", &cp, "--format", "csv", "--sizes", "1MiB"]), &["cloudPhysicsIO"]);
+    fails_with(&memscale(&["sim", &cp, "--format", "parquet"]), &["parquet"]);
+    fails_with(&memscale(&["mrc", &cp, "--algo", "shards", "--rate", "0"]), &["--rate"]);
+    fails_with(&memscale(&["sim", "/nonexistent/trace.bin"]), &["/nonexistent/trace.bin"]);
+    let mystery = write(dir.path(), "mystery", &[0xff, 0, 1, 2]);
+    fails_with(&memscale(&["trace", "info", &mystery]), &["mystery", "--format"]);
+    fails_with(&memscale(&["sim", &cp, "--sizes", "1MiB", "--csv", "/proc/memscale/x.csv"]), &["/proc/memscale"]);
+}
+
+#[test]
+fn convert_and_gen_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = dir.path().join("g.csv");
+    let out = memscale(&["trace", "gen", "-o", gen.to_str().unwrap(), "--to", "csv", "--requests", "5000", "--objects", "300"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ora = dir.path().join("g.oracleGeneral.bin");
+    let out = memscale(&["trace", "convert", gen.to_str().unwrap(), "-o", ora.to_str().unwrap(), "--to", "oracle"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::metadata(&ora).unwrap().len(), 5000 * 24);
+    let a = memscale(&["sim", gen.to_str().unwrap(), "--policy", "arc", "--sizes", "64KiB,1MiB"]);
+    let b = memscale(&["sim", ora.to_str().unwrap(), "--policy", "arc", "--sizes", "64KiB,1MiB"]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let info = memscale(&["trace", "info", "--json", ora.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(v["requests"], 5000);
+}
