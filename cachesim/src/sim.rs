@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{Access, Cache, PolicySpec};
-use crate::trace::dense::{DenseTrace, NEVER};
+use crate::trace::dense::DenseTrace;
 
 /// What a cache size counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,9 +80,7 @@ pub fn run(trace: &DenseTrace, cache: &mut dyn Cache, start: usize, unit: Unit) 
     let next: &[u32] = if needs.next_access { trace.next_access() } else { &[] };
     let (mut requests, mut misses, mut bytes, mut byte_misses) = (0u64, 0u64, 0u64, 0u64);
     let objects = unit == Unit::Objects;
-    for i in 0..trace.len() {
-        let obj = trace.ids[i];
-        let real_size = trace.sizes[i];
+    for (i, (&obj, &real_size)) in trace.ids.iter().zip(&trace.sizes).enumerate() {
         let mut a = Access::new(obj, if objects { 1 } else { real_size });
         if needs.next_access {
             a.next = next[i];
@@ -101,7 +99,6 @@ pub fn run(trace: &DenseTrace, cache: &mut dyn Cache, start: usize, unit: Unit) 
             }
         }
     }
-    debug_assert!(next.iter().all(|&n| n == NEVER || (n as usize) < trace.len()));
     (requests, misses, bytes, byte_misses)
 }
 
@@ -132,7 +129,7 @@ pub fn simulate_many(
     done: &(dyn Fn(&SimResult) + Sync),
 ) -> Vec<SimResult> {
     let pairs: Vec<(&PolicySpec, u64)> = policies.iter().flat_map(|p| sizes.iter().map(move |&s| (p, s))).collect();
-    if policies.iter().any(|p| *p == PolicySpec::Belady) {
+    if policies.contains(&PolicySpec::Belady) {
         // Compute once before the parallel section.
         trace.next_access();
     }

@@ -28,7 +28,8 @@ pub fn parse_size(s: &str) -> Result<u64, ConfigError> {
             ))
         }
     };
-    let value: f64 = num.parse().map_err(|_| ConfigError::new("--sizes", format!("`{s}` is not a size (e.g. 64MiB)")))?;
+    let value: f64 =
+        num.parse().map_err(|_| ConfigError::new("--sizes", format!("`{s}` is not a size (e.g. 64MiB)")))?;
     let bytes = value * mult as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
         return Err(ConfigError::new("--sizes", format!("`{s}` is too large")));
@@ -50,14 +51,14 @@ pub fn parse_sizes(s: &str) -> Result<Vec<u64>, ConfigError> {
             })?;
             let lo = parse_size(lo)?;
             let hi = parse_size(hi)?;
-            let n: u64 = n
-                .trim()
-                .parse()
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or_else(|| ConfigError::new("--sizes", format!("range `{part}`: count `{n}` must be a whole number >= 1")))?;
+            let n: u64 = n.trim().parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+                ConfigError::new("--sizes", format!("range `{part}`: count `{n}` must be a whole number >= 1"))
+            })?;
             if hi < lo {
-                return Err(ConfigError::new("--sizes", format!("range `{part}`: the upper end is below the lower end")));
+                return Err(ConfigError::new(
+                    "--sizes",
+                    format!("range `{part}`: the upper end is below the lower end"),
+                ));
             }
             if n == 1 {
                 out.push(lo);
@@ -89,7 +90,11 @@ pub fn format_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (name, m) in UNITS {
         if bytes >= m {
-            return if bytes % m == 0 { format!("{}{name}", bytes / m) } else { format!("{:.2}{name}", bytes as f64 / m as f64) };
+            return if bytes.is_multiple_of(m) {
+                format!("{}{name}", bytes / m)
+            } else {
+                format!("{:.2}{name}", bytes as f64 / m as f64)
+            };
         }
     }
     format!("{bytes}B")

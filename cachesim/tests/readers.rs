@@ -37,7 +37,8 @@ fn rocksdb_trace_written_by_db_bench() {
     let reqs = read_all(&mut r).unwrap();
     assert_eq!(reqs.len(), 3000);
     assert_eq!(reqs.iter().filter(|q| q.tags.recorded_hit == Some(true)).count(), 788);
-    let odd: Vec<_> = reqs.iter().filter(|q| !(q.tags.block == BlockKind::Data && q.size == 4096 && q.tags.caller == 1)).collect();
+    let odd: Vec<_> =
+        reqs.iter().filter(|q| !(q.tags.block == BlockKind::Data && q.size == 4096 && q.tags.caller == 1)).collect();
     assert!(odd.is_empty(), "{odd:?}");
     assert!(reqs.windows(2).all(|w| w[0].time <= w[1].time));
     assert_eq!(r.stream_names(), vec![(0, "default".to_string())]);
@@ -165,7 +166,8 @@ fn truncated_files_name_the_offset() {
     }
 
     // memscale: header cut, then a record cut.
-    let header = Header { sample_rate: 1.0, time_base_us: 0, operators: vec![OperatorName { id: 0, name: "op".into() }] };
+    let header =
+        Header { sample_rate: 1.0, time_base_us: 0, operators: vec![OperatorName { id: 0, name: "op".into() }] };
     let p = dir.path().join("m.mstrace");
     let mut w = MemscaleWriter::create(&p, &header, false).unwrap();
     w.write(&KeyAccess::default()).unwrap();

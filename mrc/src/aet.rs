@@ -51,7 +51,13 @@ pub fn aet_mrc(trace: &DenseTrace, unit: Unit, sizes: &[u64], warmup: Warmup) ->
     let mut prev_high: i64 = 0;
     let mut b = 1usize; // reuse times are at least 1
     let mut points = Vec::with_capacity(sizes.len());
-    let ratio = |x: f64, t: f64| if t > 0.0 { (x / t).clamp(0.0, 1.0) } else { 0.0 };
+    let ratio = |x: f64, t: f64| {
+        if t > 0.0 {
+            (x / t).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
     for &size in sizes {
         let target = match unit {
             Unit::Objects => size as f64,
@@ -66,7 +72,11 @@ pub fn aet_mrc(trace: &DenseTrace, unit: Unit, sizes: &[u64], warmup: Warmup) ->
             prev_high = high;
             b += 1;
         }
-        points.push(MrcPoint { cache_size: size, miss_ratio: ratio(above, n), byte_miss_ratio: ratio(above_bytes, total_bytes) });
+        points.push(MrcPoint {
+            cache_size: size,
+            miss_ratio: ratio(above, n),
+            byte_miss_ratio: ratio(above_bytes, total_bytes),
+        });
     }
     // Reuse time 0 never happens; bucket 0 is empty by construction.
     debug_assert!(counts.first().is_none_or(|c| *c == 0.0));

@@ -44,14 +44,20 @@ pub fn plot(curves: &[Mrc], title: &str, path: &Path) -> Result<(), MrcError> {
     }
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &[Mrc], title: &str, text: bool) -> Result<(), String> {
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    curves: &[Mrc],
+    title: &str,
+    text: bool,
+) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let unit = curves.first().map(|c| c.unit).unwrap_or(Unit::Bytes);
     let (div, xname) = match unit {
         Unit::Bytes => ((1u64 << 20) as f64, "cache size (MiB)"),
         Unit::Objects => (1.0, "cache size (objects)"),
     };
-    let xmax = curves.iter().flat_map(|c| c.points.iter()).map(|p| p.cache_size as f64 / div).fold(0.0, f64::max).max(1e-9);
+    let xmax =
+        curves.iter().flat_map(|c| c.points.iter()).map(|p| p.cache_size as f64 / div).fold(0.0, f64::max).max(1e-9);
     let mut builder = ChartBuilder::on(root);
     builder.margin(15).x_label_area_size(if text { 45 } else { 5 }).y_label_area_size(if text { 55 } else { 5 });
     if text {
@@ -69,9 +75,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, curves: &[Mrc], title
     for (k, c) in curves.iter().enumerate() {
         let color = COLORS[k % COLORS.len()];
         let pts: Vec<(f64, f64)> = c.points.iter().map(|p| (p.cache_size as f64 / div, p.miss_ratio)).collect();
-        let series = chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(|e| e.to_string())?;
+        let series =
+            chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2))).map_err(|e| e.to_string())?;
         if text {
-            series.label(c.algo.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            series
+                .label(c.algo.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         }
         chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled()))).map_err(|e| e.to_string())?;
     }

@@ -103,7 +103,17 @@ impl LruProfile {
     }
 
     fn point(&self, size: u64, hits: f64, hit_bytes: f64) -> MrcPoint {
-        let ratio = |x: f64, total: f64| if total > 0.0 { (1.0 - x / total).clamp(0.0, 1.0) } else { 0.0 };
-        MrcPoint { cache_size: size, miss_ratio: ratio(hits, self.requests), byte_miss_ratio: ratio(hit_bytes, self.bytes) }
+        let ratio = |x: f64, total: f64| {
+            if total > 0.0 {
+                (1.0 - x / total).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        };
+        MrcPoint {
+            cache_size: size,
+            miss_ratio: ratio(hits, self.requests),
+            byte_miss_ratio: ratio(hit_bytes, self.bytes),
+        }
     }
 }

@@ -109,7 +109,9 @@ pub fn shards_mrc(
             while ids.len() > max {
                 // Lower the threshold to the largest tracked hash and drop
                 // every object at or above it.
-                let Some(&(top, _)) = by_hash.peek() else { break };
+                let Some(&(top, _)) = by_hash.peek() else {
+                    break;
+                };
                 t = top;
                 while let Some(&(hh, id)) = by_hash.peek() {
                     if hh < t {

@@ -47,12 +47,19 @@ fn exact_equals_lru_on_cloudphysics_objects() {
 
 #[test]
 fn exact_equals_lru_on_zipf_with_scans() {
-    let spec = SyntheticSpec { requests: 200_000, objects: 20_000, scan_fraction: 0.2, scan_length: 500, ..Default::default() };
+    let spec = SyntheticSpec {
+        requests: 200_000,
+        objects: 20_000,
+        scan_fraction: 0.2,
+        scan_length: 500,
+        ..Default::default()
+    };
     let reqs: Vec<_> = SyntheticTrace::new(spec).unwrap().collect();
     let t = DenseTrace::from_requests(&reqs);
     let sizes: Vec<u64> = (1..=10).map(|k| k * (8 << 20)).collect();
     check(&t, Unit::Bytes, &sizes, Warmup::None);
-    let spec = SyntheticSpec { requests: 100_000, objects: 5_000, popularity: Popularity::Uniform, ..Default::default() };
+    let spec =
+        SyntheticSpec { requests: 100_000, objects: 5_000, popularity: Popularity::Uniform, ..Default::default() };
     let reqs: Vec<_> = SyntheticTrace::new(spec).unwrap().collect();
     let t = DenseTrace::from_requests(&reqs);
     check(&t, Unit::Objects, &[1, 100, 2500, 4999, 5000], Warmup::None);

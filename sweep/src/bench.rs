@@ -55,8 +55,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let (trace, load) = timed(|| input::load(&a.input));
     let trace = trace?;
     let n = trace.len() as u64;
-    let mut report =
-        Report { trace: input::display(&a.input), requests: n, objects: trace.n_objects() as u64, load_seconds: load, ..Default::default() };
+    let mut report = Report {
+        trace: input::display(&a.input),
+        requests: n,
+        objects: trace.n_objects() as u64,
+        load_seconds: load,
+        ..Default::default()
+    };
     println!("{}: {} requests, {} objects; loaded in {:.2} s", report.trace, n, report.objects, load);
     let mut record = |what: String, secs: f64| {
         let t = Throughput { what, requests: n, seconds: secs, mreq_per_s: n as f64 / secs / 1e6 };
@@ -99,7 +104,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 unit: Unit::Bytes,
                 points: full
                     .iter()
-                    .map(|r| MrcPoint { cache_size: r.cache_size, miss_ratio: r.miss_ratio, byte_miss_ratio: r.byte_miss_ratio })
+                    .map(|r| MrcPoint {
+                        cache_size: r.cache_size,
+                        miss_ratio: r.miss_ratio,
+                        byte_miss_ratio: r.byte_miss_ratio,
+                    })
                     .collect(),
             };
             let mini = minisim_mrc(&sample, &p, Unit::Bytes, &mae_sizes, Warmup::None);

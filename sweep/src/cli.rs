@@ -118,7 +118,9 @@ pub struct OutputArgs {
 
 /// `memscale sim`.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  memscale sim trace.oracleGeneral.bin --policy lru,arc,s3fifo --sizes 128MiB..1GiB:8 --csv out.csv\n  memscale sim block.trace --policy 'rocksdb-lru:shard_bits=3,high_pri=0.5,lru' --sizes 8MiB,64MiB\n\nCSV columns: policy,cache_size,requests,misses,miss_ratio,bytes_requested,byte_misses,byte_miss_ratio")]
+#[command(
+    after_help = "Examples:\n  memscale sim trace.oracleGeneral.bin --policy lru,arc,s3fifo --sizes 128MiB..1GiB:8 --csv out.csv\n  memscale sim block.trace --policy 'rocksdb-lru:shard_bits=3,high_pri=0.5,lru' --sizes 8MiB,64MiB\n\nCSV columns: policy,cache_size,requests,misses,miss_ratio,bytes_requested,byte_misses,byte_miss_ratio"
+)]
 pub struct SimArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -149,7 +151,9 @@ pub enum AlgoArg {
 
 /// `memscale mrc`.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  memscale mrc trace.bin --algo exact --sizes 128MiB..1GiB:8 --csv mrc.csv --plot mrc.svg\n  memscale mrc trace.bin --algo shards --rate 0.01 --sizes 1GiB..16GiB:16\n  memscale mrc trace.bin --algo minisim --policy arc --rate 0.01\n\nCSV columns: algo,cache_size,miss_ratio,byte_miss_ratio")]
+#[command(
+    after_help = "Examples:\n  memscale mrc trace.bin --algo exact --sizes 128MiB..1GiB:8 --csv mrc.csv --plot mrc.svg\n  memscale mrc trace.bin --algo shards --rate 0.01 --sizes 1GiB..16GiB:16\n  memscale mrc trace.bin --algo minisim --policy arc --rate 0.01\n\nCSV columns: algo,cache_size,miss_ratio,byte_miss_ratio"
+)]
 pub struct MrcArgs {
     #[command(flatten)]
     pub input: InputArgs,
@@ -260,7 +264,9 @@ pub struct GenArgs {
 
 /// `memscale bench`.
 #[derive(Args, Debug)]
-#[command(after_help = "scripts/bench_vs_libcachesim.sh runs this beside the libcachesim package on the same trace and prints the ratios.")]
+#[command(
+    after_help = "scripts/bench_vs_libcachesim.sh runs this beside the libcachesim package on the same trace and prints the ratios."
+)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub input: InputArgs,

@@ -51,7 +51,11 @@ pub fn load(args: &InputArgs) -> Result<DenseTrace> {
     let trace = DenseTrace::load_with(r.as_mut(), op_filter(args), |_| true, |n| bar.set_position(n))?;
     bar.finish_and_clear();
     if trace.is_empty() {
-        anyhow::bail!("{}: the trace holds no requests{}", display(args), if args.ops == OpsArg::Reads { " that are reads" } else { "" });
+        anyhow::bail!(
+            "{}: the trace holds no requests{}",
+            display(args),
+            if args.ops == OpsArg::Reads { " that are reads" } else { "" }
+        );
     }
     Ok(trace)
 }

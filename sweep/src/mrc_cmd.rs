@@ -44,7 +44,11 @@ pub fn run(a: MrcArgs) -> Result<()> {
                 let sample = sample_trace(r.as_mut(), a.rate, |n| bar.set_position(n))?;
                 bar.finish_and_clear();
                 if sample.trace.is_empty() {
-                    anyhow::bail!("{}: no object was sampled at rate {}; raise --rate", input::display(&a.input), a.rate);
+                    anyhow::bail!(
+                        "{}: no object was sampled at rate {}; raise --rate",
+                        input::display(&a.input),
+                        a.rate
+                    );
                 }
                 minisim_mrc(&sample, &policy, unit, &sizes, warmup)
             }

@@ -6,7 +6,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn reading(what: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg}: {human_pos} requests ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{spinner} {msg}: {human_pos} requests ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_message(what.to_string());
     bar
@@ -16,7 +17,8 @@ pub fn reading(what: &str) -> ProgressBar {
 pub fn jobs(n: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(n);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} (eta {eta})").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(what.to_string());
     bar

@@ -49,7 +49,11 @@ pub fn run(a: SimArgs) -> Result<()> {
                 let points = results
                     .iter()
                     .filter(|r| r.policy == name)
-                    .map(|r| MrcPoint { cache_size: r.cache_size, miss_ratio: r.miss_ratio, byte_miss_ratio: r.byte_miss_ratio })
+                    .map(|r| MrcPoint {
+                        cache_size: r.cache_size,
+                        miss_ratio: r.miss_ratio,
+                        byte_miss_ratio: r.byte_miss_ratio,
+                    })
                     .collect();
                 Mrc { algo: name, unit, points }
             })

@@ -55,13 +55,23 @@ fn info(input: &crate::cli::InputArgs, json: bool) -> Result<()> {
     println!("objects        {}", st.objects);
     println!("bytes          {} ({})", st.bytes_requested, format_size(st.bytes_requested));
     println!("working set    {} ({})", st.working_set_bytes, format_size(st.working_set_bytes));
-    println!("time span      {} .. {} ({} units)", st.first_time, st.last_time, st.last_time.saturating_sub(st.first_time));
+    println!(
+        "time span      {} .. {} ({} units)",
+        st.first_time,
+        st.last_time,
+        st.last_time.saturating_sub(st.first_time)
+    );
     if st.sample_rate < 1.0 {
         println!("sample rate    {}", st.sample_rate);
     }
     println!("sizes          min {} / mean {:.1} / max {}", st.sizes.min, st.sizes.mean, st.sizes.max);
     for (bound, count) in &st.sizes.histogram {
-        println!("  <= {:>10}  {:>12}  {:5.1}%", format_size(*bound), count, 100.0 * *count as f64 / st.requests as f64);
+        println!(
+            "  <= {:>10}  {:>12}  {:5.1}%",
+            format_size(*bound),
+            count,
+            100.0 * *count as f64 / st.requests as f64
+        );
     }
     let ops: Vec<String> = st.ops.iter().map(|(k, v)| format!("{k} {v}")).collect();
     println!("operations     {}", ops.join(", "));
@@ -108,8 +118,9 @@ fn write(requests: &[Request], out: &Path, to: OutFormatArg, names: &[(u32, Stri
             };
             let mut w = MemscaleWriter::create(out, &header, out.extension().is_some_and(|e| e == "zst"))?;
             for r in requests {
-                let operator = u16::try_from(r.tags.stream)
-                    .with_context(|| format!("stream id {} does not fit a memscale trace (at most 65535)", r.tags.stream))?;
+                let operator = u16::try_from(r.tags.stream).with_context(|| {
+                    format!("stream id {} does not fit a memscale trace (at most 65535)", r.tags.stream)
+                })?;
                 w.write(&KeyAccess {
                     time_us: r.time,
                     key_hash: r.id,

@@ -46,7 +46,10 @@ fn sim_writes_documented_csv_with_golden_lru() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("policy,cache_size,requests,misses,miss_ratio,bytes_requested,byte_misses,byte_miss_ratio"));
+    assert_eq!(
+        lines.next(),
+        Some("policy,cache_size,requests,misses,miss_ratio,bytes_requested,byte_misses,byte_miss_ratio")
+    );
     let first: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(&first[..4], &["lru", "134217728", "113872", "93374"]);
     assert_eq!(first[6], "4214303232");
@@ -60,7 +63,16 @@ fn sim_writes_documented_csv_with_golden_lru() {
 fn mrc_exact_csv_matches_sim() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("mrc.csv");
-    let out = memscale(&["mrc", &cloudphysics(), "--algo", "exact", "--sizes", "128MiB,1GiB", "--csv", csv.to_str().unwrap()]);
+    let out = memscale(&[
+        "mrc",
+        &cloudphysics(),
+        "--algo",
+        "exact",
+        "--sizes",
+        "128MiB,1GiB",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -80,7 +92,10 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
 fn bad_input_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let truncated = write(dir.path(), "cut.oracleGeneral.bin", &[1u8; 30]);
-    fails_with(&memscale(&["sim", &truncated, "--sizes", "1MiB"]), &["cut.oracleGeneral.bin", "byte offset 24", "truncated"]);
+    fails_with(
+        &memscale(&["sim", &truncated, "--sizes", "1MiB"]),
+        &["cut.oracleGeneral.bin", "byte offset 24", "truncated"],
+    );
     fails_with(&memscale(&["mrc", &truncated, "--algo", "shards", "--sizes", "1MiB"]), &["byte offset 24"]);
     fails_with(&memscale(&["trace", "info", &truncated]), &["byte offset 24"]);
     let empty = write(dir.path(), "empty.oracleGeneral.bin", b"");
@@ -106,7 +121,18 @@ fn bad_input_exits_2_with_a_clear_message() {
 fn convert_and_gen_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let gen = dir.path().join("g.csv");
-    let out = memscale(&["trace", "gen", "-o", gen.to_str().unwrap(), "--to", "csv", "--requests", "5000", "--objects", "300"]);
+    let out = memscale(&[
+        "trace",
+        "gen",
+        "-o",
+        gen.to_str().unwrap(),
+        "--to",
+        "csv",
+        "--requests",
+        "5000",
+        "--objects",
+        "300",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ora = dir.path().join("g.oracleGeneral.bin");
     let out = memscale(&["trace", "convert", gen.to_str().unwrap(), "-o", ora.to_str().unwrap(), "--to", "oracle"]);

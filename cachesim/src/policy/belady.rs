@@ -45,7 +45,9 @@ impl Cache for Belady {
             return false;
         }
         while self.used + size > self.capacity {
-            let Some((next, v)) = self.heap.pop() else { break };
+            let Some((next, v)) = self.heap.pop() else {
+                break;
+            };
             let victim = &mut self.nodes[v as usize];
             if victim.cached && victim.next == next {
                 victim.cached = false;

@@ -120,7 +120,8 @@ pub enum PolicySpec {
 }
 
 /// Every policy name accepted by [`PolicySpec::parse`].
-pub const POLICY_NAMES: &[&str] = &["lru", "fifo", "clock", "arc", "2q", "s3fifo", "sieve", "lfu", "belady", "rocksdb-lru"];
+pub const POLICY_NAMES: &[&str] =
+    &["lru", "fifo", "clock", "arc", "2q", "s3fifo", "sieve", "lfu", "belady", "rocksdb-lru"];
 
 impl PolicySpec {
     /// Parses `name` or `name:key=value,key=value`.
@@ -137,20 +138,23 @@ impl PolicySpec {
             kv.push((k.trim().to_ascii_lowercase().replace('-', "_"), v.trim().to_string()));
         }
         let opt = format!("--policy {s}");
-        let take_f64 = |kv: &[(String, String)], key: &str, default: f64, lo: f64, hi: f64| -> Result<f64, ConfigError> {
-            match kv.iter().find(|(k, _)| k == key) {
-                None => Ok(default),
-                Some((_, v)) => v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|x| *x >= lo && *x <= hi)
-                    .ok_or_else(|| ConfigError::new(&opt, format!("{key}={v}: expected a number in [{lo}, {hi}]"))),
-            }
-        };
+        let take_f64 =
+            |kv: &[(String, String)], key: &str, default: f64, lo: f64, hi: f64| -> Result<f64, ConfigError> {
+                match kv.iter().find(|(k, _)| k == key) {
+                    None => Ok(default),
+                    Some((_, v)) => {
+                        v.parse::<f64>().ok().filter(|x| *x >= lo && *x <= hi).ok_or_else(|| {
+                            ConfigError::new(&opt, format!("{key}={v}: expected a number in [{lo}, {hi}]"))
+                        })
+                    }
+                }
+            };
         let allow = |known: &[&str]| -> Result<(), ConfigError> {
             match kv.iter().find(|(k, _)| !known.contains(&k.as_str())) {
                 None => Ok(()),
-                Some((k, _)) if known.is_empty() => Err(ConfigError::new(&opt, format!("`{name}` takes no parameters (got `{k}`)"))),
+                Some((k, _)) if known.is_empty() => {
+                    Err(ConfigError::new(&opt, format!("`{name}` takes no parameters (got `{k}`)")))
+                }
                 Some((k, _)) => {
                     Err(ConfigError::new(&opt, format!("unknown parameter `{k}`; `{name}` takes {}", known.join(", "))))
                 }
@@ -175,7 +179,10 @@ impl PolicySpec {
             }
             "2q" | "twoq" => {
                 allow(&["ain", "aout"])?;
-                PolicySpec::TwoQ { ain: take_f64(&kv, "ain", 0.25, 0.0, 1.0)?, aout: take_f64(&kv, "aout", 0.5, 0.0, 10.0)? }
+                PolicySpec::TwoQ {
+                    ain: take_f64(&kv, "ain", 0.25, 0.0, 1.0)?,
+                    aout: take_f64(&kv, "aout", 0.5, 0.0, 10.0)?,
+                }
             }
             "s3fifo" | "s3-fifo" => {
                 allow(&["small", "ghost", "threshold"])?;
@@ -206,11 +213,15 @@ impl PolicySpec {
                 };
                 let strict = match kv.iter().find(|(k, _)| k == "strict") {
                     None => false,
-                    Some((_, v)) => v.parse::<bool>().map_err(|_| ConfigError::new(&opt, format!("strict={v}: expected true or false")))?,
+                    Some((_, v)) => v
+                        .parse::<bool>()
+                        .map_err(|_| ConfigError::new(&opt, format!("strict={v}: expected true or false")))?,
                 };
                 let seed = match kv.iter().find(|(k, _)| k == "seed") {
                     None => rocksdb_lru::DEFAULT_SEED,
-                    Some((_, v)) => v.parse::<u32>().map_err(|_| ConfigError::new(&opt, format!("seed={v}: expected an unsigned 32-bit integer")))?,
+                    Some((_, v)) => v.parse::<u32>().map_err(|_| {
+                        ConfigError::new(&opt, format!("seed={v}: expected an unsigned 32-bit integer"))
+                    })?,
                 };
                 PolicySpec::RocksDbLru(rocksdb_lru::RocksDbLruConfig {
                     shard_bits,
@@ -283,7 +294,9 @@ impl fmt::Display for PolicySpec {
             PolicySpec::S3Fifo { small, ghost, threshold } if *small == 0.1 && *ghost == 0.9 && *threshold == 2 => {
                 f.write_str("s3fifo")
             }
-            PolicySpec::S3Fifo { small, ghost, threshold } => write!(f, "s3fifo:small={small},ghost={ghost},threshold={threshold}"),
+            PolicySpec::S3Fifo { small, ghost, threshold } => {
+                write!(f, "s3fifo:small={small},ghost={ghost},threshold={threshold}")
+            }
             PolicySpec::Sieve => f.write_str("sieve"),
             PolicySpec::Lfu => f.write_str("lfu"),
             PolicySpec::Belady => f.write_str("belady"),

@@ -193,8 +193,11 @@ impl RocksDbLru {
             shard.high_usage += n.charge as u64;
             // Overflow the oldest high entries into the low pool.
             while shard.high_usage > self.high_capacity {
-                let next_low =
-                    if shard.low_newest == NIL { shard.list.tail } else { self.nodes[shard.low_newest as usize].link.prev };
+                let next_low = if shard.low_newest == NIL {
+                    shard.list.tail
+                } else {
+                    self.nodes[shard.low_newest as usize].link.prev
+                };
                 if next_low == NIL {
                     break;
                 }

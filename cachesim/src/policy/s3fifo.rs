@@ -78,7 +78,7 @@ impl S3Fifo {
         }
     }
 
-    fn to_main(&mut self, i: u32) {
+    fn insert_main(&mut self, i: u32) {
         let n = &mut self.nodes[i as usize];
         n.at = Where::Main;
         n.freq = 0;
@@ -86,7 +86,7 @@ impl S3Fifo {
         self.main.push_front(&mut self.nodes, i);
     }
 
-    fn to_ghost(&mut self, i: u32) {
+    fn insert_ghost(&mut self, i: u32) {
         let sz = self.nodes[i as usize].size as u64;
         self.nodes[i as usize].at = Where::Absent;
         if sz > self.ghost_cap {
@@ -109,9 +109,9 @@ impl S3Fifo {
             self.small.remove(&mut self.nodes, v);
             self.small_bytes -= self.nodes[v as usize].size as u64;
             if self.nodes[v as usize].freq >= self.threshold {
-                self.to_main(v);
+                self.insert_main(v);
             } else {
-                self.to_ghost(v);
+                self.insert_ghost(v);
                 return;
             }
         }
@@ -166,7 +166,7 @@ impl Cache for S3Fifo {
         }
         self.nodes[i as usize].size = a.size;
         if ghost_hit || (size < self.small_cap && !self.has_evicted && self.small_bytes >= self.small_cap) {
-            self.to_main(i);
+            self.insert_main(i);
         } else if size < self.small_cap {
             let n = &mut self.nodes[i as usize];
             n.at = Where::Small;

@@ -130,21 +130,24 @@ impl CsvReader {
             .flexible(true)
             .from_reader(stream);
         let names: Vec<String> = if spec.header {
-            rows.headers()
-                .map_err(|e| csv_error(path, e))?
-                .iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .collect()
+            rows.headers().map_err(|e| csv_error(path, e))?.iter().map(|h| h.trim().to_ascii_lowercase()).collect()
         } else {
             Vec::new()
         };
         let find = |col: &Option<Column>, defaults: &[&str], what: &str| -> Result<Option<usize>, TraceError> {
-            let bad = |reason: String| TraceError::Corrupt { path: path.to_path_buf(), offset: 0, what: "CSV header", reason };
+            let bad = |reason: String| TraceError::Corrupt {
+                path: path.to_path_buf(),
+                offset: 0,
+                what: "CSV header",
+                reason,
+            };
             match col {
                 Some(Column::Index(i)) => Ok(Some(*i)),
                 Some(Column::Name(n)) => {
                     if !spec.header {
-                        return Err(bad(format!("{what} column `{n}` is named but the file has no header (header=false)")));
+                        return Err(bad(format!(
+                            "{what} column `{n}` is named but the file has no header (header=false)"
+                        )));
                     }
                     names
                         .iter()
@@ -164,7 +167,10 @@ impl CsvReader {
                     path: path.to_path_buf(),
                     offset: 0,
                     what: "CSV header",
-                    reason: format!("no id column (header has: {}); name it with --csv-columns id=NAME", names.join(", ")),
+                    reason: format!(
+                        "no id column (header has: {}); name it with --csv-columns id=NAME",
+                        names.join(", ")
+                    ),
                 })
             }
         };
@@ -304,9 +310,7 @@ impl CsvWriter {
 
     /// Appends one request.
     pub fn write(&mut self, r: &Request) -> Result<(), TraceError> {
-        self.out
-            .serialize((r.time, r.id, r.size, r.op.name(), r.tags.stream))
-            .map_err(|e| csv_error(&self.path, e))
+        self.out.serialize((r.time, r.id, r.size, r.op.name(), r.tags.stream)).map_err(|e| csv_error(&self.path, e))
     }
 
     /// Flushes the file.

@@ -71,7 +71,8 @@ impl DenseTrace {
         mut keep: impl FnMut(&Request) -> bool,
         mut progress: impl FnMut(u64),
     ) -> Result<DenseTrace, TraceError> {
-        let mut t = DenseTrace { sample_rate: reader.sample_rate(), source: reader.path().to_path_buf(), ..Default::default() };
+        let mut t =
+            DenseTrace { sample_rate: reader.sample_rate(), source: reader.path().to_path_buf(), ..Default::default() };
         let mut map: FxHashMap<u64, u32> = FxHashMap::default();
         let mut req = Request::default();
         let mut seen: u64 = 0;
@@ -171,7 +172,9 @@ impl DenseTrace {
     /// Index of the first request at or after `time_offset` past the first
     /// request's time.
     pub fn index_at_time(&self, time_offset: u64) -> usize {
-        let Some(&t0) = self.times.first() else { return 0 };
+        let Some(&t0) = self.times.first() else {
+            return 0;
+        };
         let limit = t0.saturating_add(time_offset);
         self.times.partition_point(|&t| t < limit)
     }

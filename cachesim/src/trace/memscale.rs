@@ -126,9 +126,14 @@ fn read_header(src: &mut ByteSource) -> Result<Header, TraceError> {
     }
     let version = le_u16(&fixed, 8);
     if version != VERSION {
-        return Err(src.corrupt(8, "memscale header", format!("version {version}; this build reads version {VERSION}")));
+        return Err(src.corrupt(
+            8,
+            "memscale header",
+            format!("version {version}; this build reads version {VERSION}"),
+        ));
     }
-    let sample_rate = f64::from_le_bytes(fixed[12..20].try_into().map_err(|_| src.corrupt(12, "memscale header", "short"))?);
+    let sample_rate =
+        f64::from_le_bytes(fixed[12..20].try_into().map_err(|_| src.corrupt(12, "memscale header", "short"))?);
     if !(sample_rate > 0.0 && sample_rate <= 1.0) {
         return Err(src.corrupt(12, "memscale header", format!("sample rate {sample_rate} is not in (0, 1]")));
     }
@@ -156,7 +161,9 @@ fn read_header(src: &mut ByteSource) -> Result<Header, TraceError> {
 impl TraceReader for MemscaleReader {
     #[inline]
     fn read(&mut self, req: &mut Request) -> Result<bool, TraceError> {
-        let Some(a) = self.read_access()? else { return Ok(false) };
+        let Some(a) = self.read_access()? else {
+            return Ok(false);
+        };
         *req = Request {
             time: a.time_us,
             id: a.key_hash,

@@ -138,16 +138,22 @@ impl RocksDbReader {
 
 impl TraceReader for RocksDbReader {
     fn read(&mut self, req: &mut Request) -> Result<bool, TraceError> {
-        loop {
+        {
             let at = self.src.offset();
-            let Some((ts, ty)) = self.next_record()? else { return Ok(false) };
+            let Some((ts, ty)) = self.next_record()? else {
+                return Ok(false);
+            };
             if ty == TYPE_END {
                 return Ok(false);
             }
             if !(7..=11).contains(&ty) {
                 // Query traces and I/O traces share the envelope; a block
                 // trace holds only block accesses.
-                return Err(self.src.corrupt(at, "RocksDB trace record", format!("record type {ty} is not a block access")));
+                return Err(self.src.corrupt(
+                    at,
+                    "RocksDB trace record",
+                    format!("record type {ty} is not a block access"),
+                ));
             }
             let mut c = Cursor { bytes: &self.payload, pos: 0 };
             let parsed = (|| {
@@ -194,7 +200,7 @@ impl TraceReader for RocksDbReader {
                 },
                 ..Request::default()
             };
-            return Ok(true);
+            Ok(true)
         }
     }
 

@@ -74,7 +74,11 @@ pub struct TraceStats {
 /// Reads the whole trace and summarizes it.
 pub fn summarize(reader: &mut dyn TraceReader, mut progress: impl FnMut(u64)) -> Result<TraceStats, TraceError> {
     let mut req = Request::default();
-    let mut st = TraceStats { path: reader.path().display().to_string(), format: reader.format().to_string(), ..Default::default() };
+    let mut st = TraceStats {
+        path: reader.path().display().to_string(),
+        format: reader.format().to_string(),
+        ..Default::default()
+    };
     // Object -> (last size, stream).
     let mut objects: FxHashMap<u64, (u32, u32)> = FxHashMap::default();
     let mut streams: BTreeMap<u32, StreamStats> = BTreeMap::new();
@@ -101,7 +105,8 @@ pub fn summarize(reader: &mut dyn TraceReader, mut progress: impl FnMut(u64)) ->
             any_recorded = true;
             hits += h as u64;
         }
-        let s = streams.entry(req.tags.stream).or_insert_with(|| StreamStats { id: req.tags.stream, ..Default::default() });
+        let s =
+            streams.entry(req.tags.stream).or_insert_with(|| StreamStats { id: req.tags.stream, ..Default::default() });
         s.requests += 1;
         s.bytes_requested += req.size as u64;
         if objects.insert(req.id, (req.size, req.tags.stream)).is_none() {
@@ -125,7 +130,11 @@ pub fn summarize(reader: &mut dyn TraceReader, mut progress: impl FnMut(u64)) ->
         }
     }
     st.sample_rate = reader.sample_rate();
-    st.ops = Op::ALL.iter().filter(|op| ops[**op as usize] > 0).map(|op| (op.name().to_string(), ops[*op as usize])).collect();
+    st.ops = Op::ALL
+        .iter()
+        .filter(|op| ops[**op as usize] > 0)
+        .map(|op| (op.name().to_string(), ops[*op as usize]))
+        .collect();
     st.recorded_hits = any_recorded.then_some(hits);
     st.sizes = SizeStats {
         min,

@@ -72,7 +72,10 @@ impl SyntheticTrace {
             return Err(ConfigError::new("--objects", "must be at least 1"));
         }
         if spec.min_size == 0 || spec.min_size > spec.max_size {
-            return Err(ConfigError::new("--sizes", format!("object sizes {}..{} must satisfy 1 <= min <= max", spec.min_size, spec.max_size)));
+            return Err(ConfigError::new(
+                "--sizes",
+                format!("object sizes {}..{} must satisfy 1 <= min <= max", spec.min_size, spec.max_size),
+            ));
         }
         if !(0.0..1.0).contains(&spec.scan_fraction) {
             return Err(ConfigError::new("--scan-fraction", "must be in [0, 1)"));
@@ -107,7 +110,8 @@ impl Iterator for SyntheticTrace {
         if self.scan_left == 0 && self.spec.scan_fraction > 0.0 {
             // Start scans so that on average `scan_fraction` of requests are
             // scan requests.
-            let p = self.spec.scan_fraction / (self.spec.scan_length as f64 * (1.0 - self.spec.scan_fraction) + self.spec.scan_fraction);
+            let p = self.spec.scan_fraction
+                / (self.spec.scan_length as f64 * (1.0 - self.spec.scan_fraction) + self.spec.scan_fraction);
             if self.rng.gen::<f64>() < p {
                 self.scan_left = self.spec.scan_length;
                 self.scan_next = self.scans_started.wrapping_mul(self.spec.scan_length);

@@ -16,6 +16,10 @@ pub fn cloudphysics() -> DenseTrace {
 #[allow(dead_code)]
 pub fn cloudphysics_path() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
-    assert!(path.exists(), "{} is missing: the golden tests need ../shared/data beside the project root", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: the golden tests need ../shared/data beside the project root",
+        path.display()
+    );
     path
 }
