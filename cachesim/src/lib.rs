@@ -36,6 +36,7 @@ pub mod error;
 pub mod hash;
 pub mod policy;
 pub mod request;
+pub mod sampling;
 pub mod sim;
 pub mod size;
 pub mod trace;

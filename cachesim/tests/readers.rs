@@ -257,3 +257,31 @@ proptest! {
         let _ = detect(&p);
     }
 }
+
+#[test]
+fn oracle_batches_equal_single_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.oracleGeneral.bin");
+    let mut reqs = sample_requests();
+    for r in reqs.iter_mut().step_by(7) {
+        r.size = 0; // skipped by both paths
+    }
+    let mut w = OracleWriter::create(&path);
+    reqs.iter().for_each(|r| w.write(r));
+    w.finish().unwrap();
+    let one = read_all(&mut OracleReader::open(&path).unwrap()).unwrap();
+    let mut batched = Vec::new();
+    cachesim::trace::for_each_request(&mut OracleReader::open(&path).unwrap(), |r| {
+        batched.push(*r);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(one.len(), reqs.iter().filter(|r| r.size > 0).count());
+    assert_eq!(one, batched);
+    // A cut last record fails the batched path too, at its offset.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() - 1);
+    let p = write_file(dir.path(), "c.oracleGeneral.bin", &bytes);
+    let err = cachesim::trace::for_each_request(&mut OracleReader::open(&p).unwrap(), |_| Ok(())).unwrap_err();
+    assert!(matches!(err, TraceError::Truncated { offset, .. } if offset == (reqs.len() as u64 - 1) * 24), "{err}");
+}

@@ -33,7 +33,6 @@ pub mod histogram;
 pub mod minisim;
 pub mod plot;
 pub mod profile;
-pub mod sampling;
 pub mod shards;
 pub mod stack;
 

@@ -8,7 +8,7 @@ use cachesim::trace::TraceReader;
 
 use crate::curve::{Mrc, MrcPoint};
 use crate::error::MrcError;
-use crate::sampling::{sample_hash, threshold, MODULUS};
+use cachesim::sampling::{threshold, MODULUS};
 
 /// A spatially sampled trace with what the full trace held.
 pub struct Sample {
@@ -25,17 +25,9 @@ pub struct Sample {
 /// Reads the requests of objects sampled at `rate` into memory.
 pub fn sample_trace(reader: &mut dyn TraceReader, rate: f64, progress: impl FnMut(u64)) -> Result<Sample, MrcError> {
     let t = threshold(rate)?;
-    let (mut full_requests, mut full_bytes) = (0u64, 0u64);
-    let trace = DenseTrace::load_with(
-        reader,
-        OpFilter::All,
-        |r| {
-            full_requests += 1;
-            full_bytes += r.size as u64;
-            sample_hash(r.id) < t
-        },
-        progress,
-    )?;
+    let (trace, skipped) = DenseTrace::load_sampled(reader, OpFilter::All, t, progress)?;
+    let full_requests = trace.len() as u64 + skipped.requests;
+    let full_bytes = trace.bytes_requested() + skipped.bytes;
     Ok(Sample { trace, rate: t as f64 / MODULUS as f64, full_requests, full_bytes })
 }
 

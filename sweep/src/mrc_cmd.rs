@@ -18,7 +18,7 @@ pub fn run(a: MrcArgs) -> Result<()> {
     let (sizes, unit, warmup) = input::sizes(&a.sizes)?;
     let policy = PolicySpec::parse(&a.policy)?;
     if a.algo.iter().any(|x| matches!(x, AlgoArg::Shards | AlgoArg::Minisim)) {
-        mrc::sampling::threshold(a.rate)?;
+        cachesim::sampling::threshold(a.rate)?;
     }
     for out in [&a.output.csv, &a.output.json, &a.output.plot] {
         input::prepare_output(out)?;

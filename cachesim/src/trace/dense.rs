@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use super::TraceReader;
 use crate::error::TraceError;
 use crate::request::{Op, Request};
+use crate::sampling::Skipped;
 
 /// Marks "never requested again" in [`DenseTrace::next_access`].
 pub const NEVER: u32 = u32::MAX;
@@ -74,34 +75,70 @@ impl DenseTrace {
         let mut t =
             DenseTrace { sample_rate: reader.sample_rate(), source: reader.path().to_path_buf(), ..Default::default() };
         let mut map: FxHashMap<u64, u32> = FxHashMap::default();
-        let mut req = Request::default();
         let mut seen: u64 = 0;
-        while reader.read(&mut req)? {
+        super::for_each_request(reader, |req| {
             seen += 1;
             if seen & ((1 << 20) - 1) == 0 {
                 progress(seen);
             }
-            if !filter.keeps(req.op) || !keep(&req) {
-                continue;
+            if filter.keeps(req.op) && keep(req) {
+                t.push(&mut map, req)?;
             }
-            if t.ids.len() >= (NEVER - 1) as usize {
-                return Err(TraceError::TooLarge {
-                    path: t.source.clone(),
-                    reason: format!("more than {} requests do not fit an in-memory simulation", NEVER - 1),
-                });
-            }
-            let next_id = t.keys.len() as u32;
-            let id = *map.entry(req.id).or_insert(next_id);
-            if id == next_id {
-                t.keys.push(req.id);
-            }
-            t.ids.push(id);
-            t.sizes.push(req.size);
-            t.times.push(req.time);
-            t.high_priority.push(req.tags.block.is_high_priority());
-        }
+            Ok(())
+        })?;
         progress(seen);
         Ok(t)
+    }
+
+    /// Reads only the requests of objects sampled at `threshold`
+    /// ([`crate::sampling`]), letting the reader skip the rest undecoded;
+    /// returns the sample and what was skipped.
+    pub fn load_sampled(
+        reader: &mut dyn TraceReader,
+        filter: OpFilter,
+        threshold: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(DenseTrace, Skipped), TraceError> {
+        let mut t =
+            DenseTrace { sample_rate: reader.sample_rate(), source: reader.path().to_path_buf(), ..Default::default() };
+        let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut skipped = Skipped::default();
+        let mut batch = vec![Request::default(); 4096];
+        loop {
+            let n = reader.read_sampled(&mut batch, threshold, &mut skipped)?;
+            if n == 0 {
+                break;
+            }
+            for req in &batch[..n] {
+                if !filter.keeps(req.op) {
+                    skipped.requests += 1;
+                    skipped.bytes += req.size as u64;
+                    continue;
+                }
+                t.push(&mut map, req)?;
+            }
+            progress(t.len() as u64 + skipped.requests);
+        }
+        Ok((t, skipped))
+    }
+
+    fn push(&mut self, map: &mut FxHashMap<u64, u32>, req: &Request) -> Result<(), TraceError> {
+        if self.ids.len() >= (NEVER - 1) as usize {
+            return Err(TraceError::TooLarge {
+                path: self.source.clone(),
+                reason: format!("more than {} requests do not fit an in-memory simulation", NEVER - 1),
+            });
+        }
+        let next_id = self.keys.len() as u32;
+        let id = *map.entry(req.id).or_insert(next_id);
+        if id == next_id {
+            self.keys.push(req.id);
+        }
+        self.ids.push(id);
+        self.sizes.push(req.size);
+        self.times.push(req.time);
+        self.high_priority.push(req.tags.block.is_high_priority());
+        Ok(())
     }
 
     /// Builds a trace from requests in memory.

@@ -19,6 +19,7 @@ use std::str::FromStr;
 
 use crate::error::{ConfigError, TraceError};
 use crate::request::Request;
+use crate::sampling::{sample_hash, Skipped};
 
 /// A source of requests.
 ///
@@ -31,6 +32,48 @@ pub trait TraceReader: Send {
     /// cleanly. `Err`: the trace is unreadable from here on (the error names
     /// the file and byte offset).
     fn read(&mut self, req: &mut Request) -> Result<bool, TraceError>;
+
+    /// Decodes up to `out.len()` requests into `out` and returns how many;
+    /// 0 means the trace ended. Errors as [`TraceReader::read`]. Readers of
+    /// fixed-size records override it to decode straight from their buffer,
+    /// which is what lets a sampling pass run at memory speed.
+    fn read_batch(&mut self, out: &mut [Request]) -> Result<usize, TraceError> {
+        let mut n = 0;
+        while n < out.len() && self.read(&mut out[n])? {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Like [`TraceReader::read_batch`], but decodes only requests whose id
+    /// is sampled at `threshold` ([`crate::sampling`]); the others are only
+    /// added to `skipped`. 0 means the trace ended.
+    fn read_sampled(
+        &mut self,
+        out: &mut [Request],
+        threshold: u64,
+        skipped: &mut Skipped,
+    ) -> Result<usize, TraceError> {
+        loop {
+            let n = self.read_batch(out)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                if sample_hash(out[i].id) < threshold {
+                    out[kept] = out[i];
+                    kept += 1;
+                } else {
+                    skipped.requests += 1;
+                    skipped.bytes += out[i].size as u64;
+                }
+            }
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
 
     /// The format this reader parses.
     fn format(&self) -> Format;
@@ -53,6 +96,17 @@ pub trait TraceReader: Send {
 impl<R: TraceReader + ?Sized> TraceReader for Box<R> {
     fn read(&mut self, req: &mut Request) -> Result<bool, TraceError> {
         (**self).read(req)
+    }
+    fn read_batch(&mut self, out: &mut [Request]) -> Result<usize, TraceError> {
+        (**self).read_batch(out)
+    }
+    fn read_sampled(
+        &mut self,
+        out: &mut [Request],
+        threshold: u64,
+        skipped: &mut Skipped,
+    ) -> Result<usize, TraceError> {
+        (**self).read_sampled(out, threshold, skipped)
     }
     fn format(&self) -> Format {
         (**self).format()
@@ -170,6 +224,25 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Box<dyn TraceReader>, 
         Format::RocksDb => Box::new(rocksdb::RocksDbReader::open(path)?),
         Format::Memscale => Box::new(memscale::MemscaleReader::open(path)?),
     })
+}
+
+/// Calls `f` on every request of `reader`, decoding in batches.
+pub fn for_each_request(
+    reader: &mut dyn TraceReader,
+    mut f: impl FnMut(&Request) -> Result<(), TraceError>,
+) -> Result<u64, TraceError> {
+    let mut batch = vec![Request::default(); 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read_batch(&mut batch)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        for r in &batch[..n] {
+            f(r)?;
+        }
+        total += n as u64;
+    }
 }
 
 /// A reader over requests already in memory (tests, generators).

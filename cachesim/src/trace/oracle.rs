@@ -13,6 +13,7 @@ use super::source::{le_u32, le_u64, ByteSource};
 use super::{Format, TraceReader};
 use crate::error::TraceError;
 use crate::request::Request;
+use crate::sampling::{sample_hash, Skipped};
 
 /// Bytes per record.
 pub const RECORD_BYTES: usize = 24;
@@ -67,6 +68,117 @@ impl TraceReader for OracleReader {
                 ..Request::default()
             };
             return Ok(true);
+        }
+    }
+
+    fn read_batch(&mut self, out: &mut [Request]) -> Result<usize, TraceError> {
+        let keep_zero = self.keep_zero_size;
+        let at = self.src.offset();
+        let buf = self.src.buffered()?;
+        let whole = (buf.len() / RECORD_BYTES).min(out.len());
+        if whole == 0 {
+            // End of file, or a record split across buffer refills (or cut
+            // short): the one-record path handles all three.
+            return Ok(usize::from(!out.is_empty() && self.read(&mut out[0])?));
+        }
+        let mut n = 0;
+        for (k, rec) in buf[..whole * RECORD_BYTES].chunks_exact(RECORD_BYTES).enumerate() {
+            let size = le_u32(rec, 12);
+            let next = le_u64(rec, 16) as i64;
+            if next < -1 {
+                let bad = at + (k * RECORD_BYTES) as u64;
+                self.src.consume(k * RECORD_BYTES);
+                return Err(self.src.corrupt(
+                    bad,
+                    "oracleGeneral record",
+                    format!("next_access_vtime is {next}; only -1 or a request index is valid"),
+                ));
+            }
+            if size == 0 && !keep_zero {
+                continue;
+            }
+            out[n] = Request {
+                time: le_u32(rec, 0) as u64,
+                id: le_u64(rec, 4),
+                size,
+                next_access: if next < 0 || next == i64::MAX { None } else { Some(next as u64) },
+                ..Request::default()
+            };
+            n += 1;
+        }
+        self.src.consume(whole * RECORD_BYTES);
+        if n == 0 {
+            // Every record in this stretch had size 0; keep going.
+            return self.read_batch(out);
+        }
+        Ok(n)
+    }
+
+    fn read_sampled(
+        &mut self,
+        out: &mut [Request],
+        threshold: u64,
+        skipped: &mut Skipped,
+    ) -> Result<usize, TraceError> {
+        loop {
+            let at = self.src.offset();
+            let buf = self.src.buffered()?;
+            let whole = buf.len() / RECORD_BYTES;
+            if whole == 0 {
+                // End of file, or a record split across refills: decode one
+                // record the careful way.
+                let mut one = [Request::default()];
+                if self.read_batch(&mut one)? == 0 {
+                    return Ok(0);
+                }
+                if sample_hash(one[0].id) < threshold {
+                    out[0] = one[0];
+                    return Ok(1);
+                }
+                skipped.requests += 1;
+                skipped.bytes += one[0].size as u64;
+                continue;
+            }
+            let mut n = 0;
+            let mut used = 0;
+            for rec in buf[..whole * RECORD_BYTES].chunks_exact(RECORD_BYTES) {
+                if n == out.len() {
+                    break;
+                }
+                used += RECORD_BYTES;
+                let size = le_u32(rec, 12);
+                let next = le_u64(rec, 16) as i64;
+                if next < -1 {
+                    let bad = at + (used - RECORD_BYTES) as u64;
+                    self.src.consume(used - RECORD_BYTES);
+                    return Err(self.src.corrupt(
+                        bad,
+                        "oracleGeneral record",
+                        format!("next_access_vtime is {next}; only -1 or a request index is valid"),
+                    ));
+                }
+                if size == 0 && !self.keep_zero_size {
+                    continue;
+                }
+                let id = le_u64(rec, 4);
+                if sample_hash(id) >= threshold {
+                    skipped.requests += 1;
+                    skipped.bytes += size as u64;
+                    continue;
+                }
+                out[n] = Request {
+                    time: le_u32(rec, 0) as u64,
+                    id,
+                    size,
+                    next_access: if next < 0 || next == i64::MAX { None } else { Some(next as u64) },
+                    ..Request::default()
+                };
+                n += 1;
+            }
+            self.src.consume(used);
+            if n > 0 {
+                return Ok(n);
+            }
         }
     }
 

@@ -130,6 +130,21 @@ impl ByteSource {
         Ok(true)
     }
 
+    /// The buffered bytes, refilling when empty (empty at end of file).
+    #[inline]
+    pub fn buffered(&mut self) -> Result<&[u8], TraceError> {
+        let path = &self.path;
+        let offset = self.offset;
+        self.inner.fill_buf().map_err(|e| corrupt_io(path, offset, e))
+    }
+
+    /// Marks `n` buffered bytes as read.
+    #[inline]
+    pub fn consume(&mut self, n: usize) {
+        self.inner.consume(n);
+        self.offset += n as u64;
+    }
+
     /// Reads exactly `out.len()` bytes that must be present (a field inside a
     /// record already started at `record_start`).
     pub fn read_field(&mut self, out: &mut [u8], record_start: u64, what: &'static str) -> Result<(), TraceError> {

@@ -1,10 +1,11 @@
-//! Spatial sampling by key hash (SHARDS, MiniSim, and the engine's sampled
-//! traces all use this rule, so sampling composes).
+//! Spatial sampling by key hash. SHARDS, MiniSim, trace readers and the
+//! engine's sampled traces all use this one rule, so sampling composes: a
+//! trace sampled at rate r, sampled again at R, is sampled at min(r, R).
 //!
 //! An object is kept iff `mix64(id) mod 2^24 < T`, with rate `R = T / 2^24`.
 
-use cachesim::hash::mix64;
-use cachesim::ConfigError;
+use crate::error::ConfigError;
+use crate::hash::mix64;
 
 /// The modulus P.
 pub const MODULUS: u64 = 1 << 24;
@@ -21,4 +22,14 @@ pub fn threshold(rate: f64) -> Result<u64, ConfigError> {
         return Err(ConfigError::new("--rate", format!("{rate} is not a sampling rate in (0, 1]")));
     }
     Ok(((rate * MODULUS as f64).round() as u64).clamp(1, MODULUS))
+}
+
+/// What a sampled read skipped: the requests not decoded still count toward
+/// the trace's totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Requests not sampled.
+    pub requests: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
