@@ -35,7 +35,8 @@ pub struct ShardsConfig {
     pub rate: f64,
     /// Fixed-size mode: at most this many tracked objects.
     pub max_samples: Option<usize>,
-    /// Apply SHARDS's count adjustment (fixed-rate mode only).
+    /// Apply SHARDS's adjustment: divide the sample's estimated misses by
+    /// the true totals (both modes).
     pub adjust: bool,
 }
 
@@ -115,7 +116,7 @@ pub fn shards_mrc(
         return Err(cachesim::TraceError::Empty { path: reader.path().to_path_buf() }.into());
     }
     let label = if cfg.max_samples.is_some() { "shards-fixed-size" } else { "shards" };
-    if cfg.adjust && cfg.max_samples.is_none() && state.sampled > 0 {
+    if cfg.adjust && state.sampled > 0 {
         // The full trace had counted_seen / trace_rate requests.
         state.profile.adjust_to_totals(counted_seen as f64 / trace_rate, counted_bytes as f64 / trace_rate);
     }
