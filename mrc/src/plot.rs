@@ -20,8 +20,8 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-/// Draws every curve's miss ratio against cache size into `path`
-/// (`.svg` or `.png`).
+/// Draws every curve's miss ratio against cache size into `path`: `.svg`
+/// (labelled, with a legend) or `.png` (curves and points only).
 pub fn plot(curves: &[Mrc], title: &str, path: &Path) -> Result<(), MrcError> {
     let err = |e: String| MrcError::Output { path: path.to_path_buf(), reason: e };
     let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
@@ -32,12 +32,11 @@ pub fn plot(curves: &[Mrc], title: &str, path: &Path) -> Result<(), MrcError> {
             root.present().map_err(|e| err(e.to_string()))
         }
         "png" => {
+            // Text in a bitmap needs a font engine and fonts on the machine;
+            // none is linked, so PNG plots carry the curves without labels
+            // (SVG plots are labelled: the viewer draws their text).
             let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
-            // PNG text needs a font engine; without one the chart is drawn
-            // unlabelled rather than not at all.
-            if draw(&root, curves, title, true).is_err() {
-                draw(&root, curves, title, false).map_err(err)?;
-            }
+            draw(&root, curves, title, false).map_err(err)?;
             root.present().map_err(|e| err(e.to_string()))
         }
         other => Err(err(format!("unknown plot format `.{other}`; use .svg or .png"))),

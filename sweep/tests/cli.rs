@@ -63,6 +63,7 @@ fn sim_writes_documented_csv_with_golden_lru() {
 fn mrc_exact_csv_matches_sim() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("mrc.csv");
+    let png = dir.path().join("mrc.png");
     let out = memscale(&[
         "mrc",
         &cloudphysics(),
@@ -72,6 +73,8 @@ fn mrc_exact_csv_matches_sim() {
         "128MiB,1GiB",
         "--csv",
         csv.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&csv).unwrap();
@@ -80,6 +83,7 @@ fn mrc_exact_csv_matches_sim() {
     // 93374 / 113872 and 71704 / 113872.
     assert!(lines[1].starts_with("exact,134217728,0.819991,"), "{}", lines[1]);
     assert!(lines[2].starts_with("exact,1073741824,0.629689,"), "{}", lines[2]);
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {

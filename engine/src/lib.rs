@@ -1,0 +1,14 @@
+//! # memscale-engine
+//!
+//! The measuring half of memscale: a small dataflow engine whose keyed
+//! state lives in RocksDB with direct I/O, so that what it measures is what
+//! a Flink job with the RocksDB backend sees.
+//!
+//! So far: [`keygroup`] (Flink's key-group assignment) and [`state`] (one
+//! state trait, an in-memory and a RocksDB implementation, and the
+//! direct-I/O checks).
+
+#![warn(missing_docs)]
+
+pub mod keygroup;
+pub mod state;

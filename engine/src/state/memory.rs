@@ -1,0 +1,81 @@
+//! State in ordered in-memory maps: the reference implementation that
+//! operator tests run on.
+
+use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
+
+use super::{StateError, StateId, StateStore};
+
+/// One state's entries, ordered by (key group, key) as RocksDB orders
+/// prefixed keys.
+type Entries = BTreeMap<(u16, Vec<u8>), Vec<u8>>;
+
+/// In-memory keyed state.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    states: Vec<Entries>,
+}
+
+impl MemoryStore {
+    /// A store with `n_states` empty states.
+    pub fn new(n_states: usize) -> MemoryStore {
+        MemoryStore { states: (0..n_states).map(|_| BTreeMap::new()).collect() }
+    }
+
+    fn state(&mut self, s: StateId) -> Result<&mut Entries, StateError> {
+        self.states.get_mut(s.0 as usize).ok_or(StateError::UnknownState(s.0))
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn get(&mut self, state: StateId, kg: u16, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError> {
+        value.clear();
+        match self.state(state)?.get(&(kg, key.to_vec())) {
+            Some(v) => {
+                value.extend_from_slice(v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.state(state)?.insert((kg, key.to_vec()), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
+        self.state(state)?.remove(&(kg, key.to_vec()));
+        Ok(())
+    }
+
+    fn scan(
+        &mut self,
+        state: StateId,
+        kg: u16,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        for ((g, k), v) in self.state(state)?.range((kg, prefix.to_vec())..) {
+            if *g != kg || !k.starts_with(prefix) || !f(k, v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError> {
+        for s in &mut self.states {
+            s.retain(|(g, _), _| !groups.contains(g));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn conforms() {
+        super::super::conformance::check(&mut super::MemoryStore::new(2));
+    }
+}

@@ -1,0 +1,135 @@
+//! Keyed state: one [`StateStore`] trait per operator subtask, with an
+//! in-memory ([`memory::MemoryStore`]) and a RocksDB
+//! ([`rocks::RocksStore`]) implementation.
+//!
+//! Every entry lives under (state, key group, key). Operators name their
+//! states up front ([`StateId`] indexes that list) and never see key-group
+//! prefixes: the store adds them, so a key-group range is a contiguous key
+//! range in every state and moving key groups is moving ranges.
+
+pub mod direct_io;
+pub mod memory;
+pub mod rocks;
+
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+
+/// One keyed state of an operator: an index into the names the store was
+/// opened with (a column family in RocksDB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StateId(pub u16);
+
+/// Why a state operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// RocksDB reported an error.
+    #[error("{}: RocksDB: {message}", dir.display())]
+    Rocks {
+        /// The store's directory.
+        dir: PathBuf,
+        /// RocksDB's message.
+        message: String,
+    },
+    /// The state directory cannot hold RocksDB with direct I/O.
+    #[error("{}: {reason}", dir.display())]
+    Directory {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A state id the store was not opened with.
+    #[error("unknown state id {0}")]
+    UnknownState(u16),
+}
+
+/// Keyed state of one operator subtask.
+///
+/// Reads fill a caller-owned buffer so that the record path does not
+/// allocate per access.
+pub trait StateStore: Send {
+    /// Reads `key` of key group `kg` in `state` into `value`; `Ok(false)`
+    /// when absent (then `value` is left empty).
+    fn get(&mut self, state: StateId, kg: u16, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError>;
+
+    /// Writes `value` under `key`.
+    fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError>;
+
+    /// Removes `key` (absent keys are fine).
+    fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError>;
+
+    /// Calls `f` with every key (without prefix) and value of key group `kg`
+    /// in `state` whose key starts with `prefix`, in key order, until `f`
+    /// returns `false`.
+    fn scan(
+        &mut self,
+        state: StateId,
+        kg: u16,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError>;
+
+    /// Removes every entry of the key groups in `groups`, in every state
+    /// (the source side of a key-group migration).
+    fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError>;
+}
+
+#[cfg(test)]
+pub(crate) mod conformance {
+    //! Behaviour every [`StateStore`] must have; run on each implementation.
+    use super::*;
+
+    pub fn check(store: &mut dyn StateStore) {
+        let (a, b) = (StateId(0), StateId(1));
+        let mut v = Vec::new();
+        assert!(!store.get(a, 3, b"k", &mut v).unwrap());
+        store.put(a, 3, b"k", b"one").unwrap();
+        store.put(b, 3, b"k", b"other state").unwrap();
+        store.put(a, 4, b"k", b"other group").unwrap();
+        assert!(store.get(a, 3, b"k", &mut v).unwrap());
+        assert_eq!(v, b"one");
+        store.put(a, 3, b"k", b"two").unwrap();
+        assert!(store.get(a, 3, b"k", &mut v).unwrap());
+        assert_eq!(v, b"two");
+        for k in [&b"p/2"[..], b"p/1", b"q/1", b"p/3"] {
+            store.put(a, 3, k, k).unwrap();
+        }
+        let mut seen = Vec::new();
+        store
+            .scan(a, 3, b"p/", &mut |k, val| {
+                assert_eq!(k, val);
+                seen.push(k.to_vec());
+                true
+            })
+            .unwrap();
+        assert_eq!(seen, vec![b"p/1".to_vec(), b"p/2".to_vec(), b"p/3".to_vec()]);
+        let mut n = 0;
+        store
+            .scan(a, 3, b"", &mut |_, _| {
+                n += 1;
+                n < 2
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        store.delete(a, 3, b"k").unwrap();
+        assert!(!store.get(a, 3, b"k", &mut v).unwrap());
+        assert!(v.is_empty());
+        store.delete_key_groups(3..=3).unwrap();
+        let mut left = 0;
+        store
+            .scan(a, 3, b"", &mut |_, _| {
+                left += 1;
+                true
+            })
+            .unwrap();
+        store
+            .scan(b, 3, b"", &mut |_, _| {
+                left += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(left, 0);
+        assert!(store.get(a, 4, b"k", &mut v).unwrap());
+        assert_eq!(v, b"other group");
+    }
+}

@@ -1,0 +1,242 @@
+//! State in RocksDB: one DB per operator subtask, one column family per
+//! state, keys prefixed by key group, direct I/O on, one LRU block cache per
+//! operator (shared by its subtasks, resizable while running), bloom
+//! filters, and statistics on.
+
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use rust_rocksdb::statistics::Ticker;
+use rust_rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBufferManager, DB,
+};
+
+use super::direct_io::check_direct_io;
+use super::{StateError, StateId, StateStore};
+use crate::keygroup::KeyGroups;
+
+/// How to open a subtask's store.
+#[derive(Clone)]
+pub struct RocksOptions {
+    /// The operator's block cache (an LRU cache: it shrinks at once when
+    /// resized, which a memory autoscaler needs).
+    pub block_cache: Cache,
+    /// Memtable size per column family, bytes.
+    pub write_buffer_size: usize,
+    /// Caps memtables across the operator's DBs, when given.
+    pub write_buffer_manager: Option<WriteBufferManager>,
+    /// Direct reads and direct flush/compaction I/O (on by default: without
+    /// them the page cache hides block-cache misses).
+    pub direct_io: bool,
+    /// Bloom filter bits per key (0 disables filters).
+    pub bloom_bits_per_key: f64,
+    /// Index and filter blocks live in the block cache (high priority), as
+    /// under Flink's managed memory.
+    pub cache_index_and_filter_blocks: bool,
+    /// Key-group layout.
+    pub key_groups: KeyGroups,
+}
+
+impl RocksOptions {
+    /// Defaults around a block cache of `cache_bytes`.
+    pub fn with_cache(cache_bytes: usize) -> RocksOptions {
+        RocksOptions {
+            block_cache: Cache::new_lru_cache(cache_bytes),
+            write_buffer_size: 8 << 20,
+            write_buffer_manager: None,
+            direct_io: true,
+            bloom_bits_per_key: 10.0,
+            cache_index_and_filter_blocks: true,
+            key_groups: KeyGroups::default(),
+        }
+    }
+}
+
+/// One subtask's RocksDB.
+pub struct RocksStore {
+    db: DB,
+    opts: Options,
+    dir: PathBuf,
+    states: Vec<String>,
+    key_groups: KeyGroups,
+    key: Vec<u8>,
+}
+
+impl RocksStore {
+    /// Opens (creating) a DB in `dir` with one column family per name in
+    /// `states`. With direct I/O, checks the directory supports it first.
+    pub fn open(dir: &Path, states: &[&str], o: &RocksOptions) -> Result<RocksStore, StateError> {
+        if o.direct_io {
+            check_direct_io(dir)?;
+        }
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&o.block_cache);
+        table.set_cache_index_and_filter_blocks(o.cache_index_and_filter_blocks);
+        table.set_cache_index_and_filter_blocks_with_high_priority(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(false);
+        if o.bloom_bits_per_key > 0.0 {
+            table.set_bloom_filter(o.bloom_bits_per_key, false);
+        }
+        let mut cf_opts = Options::default();
+        cf_opts.set_block_based_table_factory(&table);
+        cf_opts.set_write_buffer_size(o.write_buffer_size);
+        let mut opts = cf_opts.clone();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_use_direct_reads(o.direct_io);
+        opts.set_use_direct_io_for_flush_and_compaction(o.direct_io);
+        opts.enable_statistics();
+        if let Some(wbm) = &o.write_buffer_manager {
+            opts.set_write_buffer_manager(wbm);
+        }
+        // Every column family, "default" included, gets our table options:
+        // otherwise RocksDB gives "default" its own 32 MiB cache and DB-level
+        // properties report the wrong cache.
+        let cfs = std::iter::once("default")
+            .chain(states.iter().copied())
+            .map(|name| ColumnFamilyDescriptor::new(name, cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|e| rocks(dir, e))?;
+        Ok(RocksStore {
+            db,
+            opts,
+            dir: dir.to_path_buf(),
+            states: states.iter().map(|s| s.to_string()).collect(),
+            key_groups: o.key_groups,
+            key: Vec::with_capacity(64),
+        })
+    }
+
+    /// A RocksDB statistics ticker of this DB (cumulative since open).
+    pub fn ticker(&self, t: Ticker) -> u64 {
+        self.opts.get_ticker_count(t)
+    }
+
+    /// An integer DB property, such as `rocksdb.estimate-num-keys`, summed
+    /// over the states.
+    pub fn property(&self, name: &str) -> Result<u64, StateError> {
+        let mut total = 0;
+        for s in &self.states {
+            let cf = self.db.cf_handle(s).ok_or_else(|| rocks_msg(&self.dir, format!("missing column family {s}")))?;
+            total += self.db.property_int_value_cf(cf, name).map_err(|e| rocks(&self.dir, e))?.unwrap_or(0);
+        }
+        Ok(total)
+    }
+
+    /// Writes every memtable to SST files.
+    pub fn flush(&self) -> Result<(), StateError> {
+        for s in &self.states {
+            if let Some(cf) = self.db.cf_handle(s) {
+                self.db.flush_cf(cf).map_err(|e| rocks(&self.dir, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The underlying DB (block-cache tracing, properties).
+    pub fn db(&self) -> &DB {
+        &self.db
+    }
+
+    fn cf(&self, s: StateId) -> Result<&rust_rocksdb::ColumnFamily, StateError> {
+        let name = self.states.get(s.0 as usize).ok_or(StateError::UnknownState(s.0))?;
+        self.db.cf_handle(name).ok_or(StateError::UnknownState(s.0))
+    }
+
+    fn make_key(&mut self, kg: u16, key: &[u8]) {
+        self.key.clear();
+        self.key_groups.write_prefix(kg, &mut self.key);
+        self.key.extend_from_slice(key);
+    }
+}
+
+fn rocks(dir: &Path, e: rust_rocksdb::Error) -> StateError {
+    rocks_msg(dir, e.into_string())
+}
+
+fn rocks_msg(dir: &Path, message: String) -> StateError {
+    StateError::Rocks { dir: dir.to_path_buf(), message }
+}
+
+impl StateStore for RocksStore {
+    fn get(&mut self, state: StateId, kg: u16, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError> {
+        self.make_key(kg, key);
+        value.clear();
+        let cf = self.cf(state)?;
+        match self.db.get_pinned_cf(cf, &self.key).map_err(|e| rocks(&self.dir, e))? {
+            Some(v) => {
+                value.extend_from_slice(&v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.make_key(kg, key);
+        let cf = self.cf(state)?;
+        self.db.put_cf(cf, &self.key, value).map_err(|e| rocks(&self.dir, e))
+    }
+
+    fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
+        self.make_key(kg, key);
+        let cf = self.cf(state)?;
+        self.db.delete_cf(cf, &self.key).map_err(|e| rocks(&self.dir, e))
+    }
+
+    fn scan(
+        &mut self,
+        state: StateId,
+        kg: u16,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        self.make_key(kg, prefix);
+        let skip = self.key_groups.prefix_len();
+        let cf = self.cf(state)?;
+        for item in self.db.iterator_cf(cf, IteratorMode::From(&self.key, Direction::Forward)) {
+            let (k, v) = item.map_err(|e| rocks(&self.dir, e))?;
+            if !k.starts_with(&self.key) || !f(&k[skip..], &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError> {
+        let (mut from, mut to) = (Vec::new(), Vec::new());
+        self.key_groups.write_prefix(*groups.start(), &mut from);
+        self.key_groups.write_prefix(groups.end() + 1, &mut to);
+        for s in 0..self.states.len() {
+            let cf = self.cf(StateId(s as u16))?;
+            self.db.delete_range_cf(cf, &from, &to).map_err(|e| rocks(&self.dir, e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conforms() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let mut store = RocksStore::open(dir.path(), &["a", "b"], &RocksOptions::with_cache(1 << 20)).unwrap();
+        super::super::conformance::check(&mut store);
+        store.flush().unwrap();
+        let mut v = Vec::new();
+        assert!(store.get(StateId(0), 4, b"k", &mut v).unwrap());
+        assert_eq!(v, b"other group");
+    }
+
+    #[test]
+    fn tmpfs_is_refused_with_a_clear_message() {
+        let shm = Path::new("/dev/shm");
+        if !shm.exists() {
+            return;
+        }
+        let dir = tempfile::tempdir_in(shm).unwrap();
+        let err = RocksStore::open(dir.path(), &["a"], &RocksOptions::with_cache(1 << 20)).err().unwrap();
+        assert!(err.to_string().contains("tmpfs"), "{err}");
+    }
+}
