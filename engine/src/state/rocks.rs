@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rust_rocksdb::statistics::Ticker;
 use rust_rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBufferManager, DB,
+    BlockBasedOptions, BlockCacheTraceOptions, BlockCacheTraceWriterOptions, Cache, ColumnFamilyDescriptor, Direction,
+    IteratorMode, Options, WriteBufferManager, DB,
 };
 
 use super::direct_io::check_direct_io;
@@ -132,7 +133,23 @@ impl RocksStore {
         Ok(())
     }
 
-    /// The underlying DB (block-cache tracing, properties).
+    /// Starts RocksDB's own block-cache tracer, writing to `path` (the
+    /// format [`cachesim::trace::rocksdb`] reads). `sampling` keeps the
+    /// blocks whose key hash is divisible by it (1 = every access), so a
+    /// sampled block keeps its whole access history.
+    pub fn start_block_cache_trace(&self, path: &Path, sampling: u64) -> Result<(), StateError> {
+        let mut opts = BlockCacheTraceOptions::default();
+        opts.set_sampling_frequency(sampling.max(1));
+        let writer = BlockCacheTraceWriterOptions::default();
+        self.db.start_block_cache_trace(&opts, &writer, path).map_err(|e| rocks(&self.dir, e))
+    }
+
+    /// Stops the block-cache tracer and closes its file.
+    pub fn end_block_cache_trace(&self) -> Result<(), StateError> {
+        self.db.end_block_cache_trace().map_err(|e| rocks(&self.dir, e))
+    }
+
+    /// The underlying DB.
     pub fn db(&self) -> &DB {
         &self.db
     }
