@@ -10,6 +10,7 @@
 pub mod direct_io;
 pub mod memory;
 pub mod rocks;
+pub mod traced;
 
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
