@@ -4,6 +4,8 @@
 use cachesim::request::{BlockKind, Request};
 use cachesim::trace::rocksdb::RocksDbReader;
 use cachesim::trace::TraceReader;
+mod common;
+
 use engine::state::rocks::{RocksOptions, RocksStore};
 use engine::state::{StateId, StateStore};
 use rust_rocksdb::statistics::Ticker;
@@ -16,12 +18,7 @@ fn traced_block_accesses_match_rocksdb_statistics() {
     let mut value = vec![0u8; 500];
     let n = 30_000u64;
     for i in 0..n {
-        for b in value.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
+        common::fill_random(&mut value, &mut x);
         store.put(StateId(0), (i % 128) as u16, &i.to_be_bytes(), &value).unwrap();
     }
     store.flush().unwrap();

@@ -2,6 +2,8 @@
 //! the page cache bypassed; without direct I/O the page cache absorbs them.
 //! (One test in this binary: it reads the process's own I/O counters.)
 
+mod common;
+
 use engine::state::rocks::{RocksOptions, RocksStore};
 use engine::state::{StateId, StateStore};
 use rust_rocksdb::statistics::Ticker;
@@ -23,12 +25,7 @@ fn misses_and_disk_reads(direct_io: bool) -> (u64, u64) {
     let mut value = vec![0u8; 1000];
     let n = 40_000u64;
     for i in 0..n {
-        for b in value.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
+        common::fill_random(&mut value, &mut x);
         store.put(StateId(0), (i % 128) as u16, &i.to_be_bytes(), &value).unwrap();
     }
     store.flush().unwrap();

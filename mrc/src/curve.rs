@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use cachesim::sim::Unit;
+use cachesim::sim::{SimResult, Unit};
 use serde::{Deserialize, Serialize};
 
 use crate::error::MrcError;
@@ -31,6 +31,21 @@ pub struct Mrc {
 }
 
 impl Mrc {
+    /// The curve a simulation traced out: the results of `policy`, in the
+    /// order given.
+    pub fn from_sim(policy: &str, unit: Unit, results: &[SimResult]) -> Mrc {
+        let points = results
+            .iter()
+            .filter(|r| r.policy == policy)
+            .map(|r| MrcPoint {
+                cache_size: r.cache_size,
+                miss_ratio: r.miss_ratio,
+                byte_miss_ratio: r.byte_miss_ratio,
+            })
+            .collect();
+        Mrc { algo: policy.to_string(), unit, points }
+    }
+
     /// Miss ratio at `size`: the point at the largest sampled size not above
     /// it (a step curve), or 1 below the first point.
     pub fn miss_ratio_at(&self, size: u64) -> f64 {

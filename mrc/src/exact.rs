@@ -12,6 +12,7 @@ use cachesim::sim::{Unit, Warmup};
 use cachesim::trace::dense::{DenseTrace, NEVER};
 
 use crate::curve::Mrc;
+use crate::fenwick::Fenwick;
 use crate::profile::LruProfile;
 use crate::stack::Distance;
 
@@ -79,7 +80,7 @@ struct Markers {
     bits: Vec<u64>,
     groups: Vec<[u64; 8]>,
     word_bytes: Vec<[u64; 8]>,
-    tree: Vec<(u64, u64)>,
+    tree: Fenwick,
     live: u64,
     live_bytes: u64,
     newest_block: usize,
@@ -92,21 +93,10 @@ impl Markers {
             bits: vec![0; blocks * 8],
             groups: vec![[0; 8]; blocks * 8],
             word_bytes: vec![[0; 8]; blocks],
-            tree: vec![(0, 0); blocks + 1],
+            tree: Fenwick::new(blocks),
             live: 0,
             live_bytes: 0,
             newest_block: 0,
-        }
-    }
-
-    #[inline]
-    fn tree_add(&mut self, block: usize, count: u64, bytes: u64) {
-        let mut i = block + 1;
-        while i < self.tree.len() {
-            let e = &mut self.tree[i];
-            e.0 = e.0.wrapping_add(count);
-            e.1 = e.1.wrapping_add(bytes);
-            i += i & i.wrapping_neg();
         }
     }
 
@@ -116,14 +106,7 @@ impl Markers {
         if block == self.newest_block {
             return (0, 0);
         }
-        let (mut c, mut b) = (0u64, 0u64);
-        let mut i = block + 1;
-        while i > 0 {
-            let e = self.tree[i];
-            c = c.wrapping_add(e.0);
-            b = b.wrapping_add(e.1);
-            i &= i - 1;
-        }
+        let (c, b) = self.tree.prefix(block);
         (self.live.wrapping_sub(c), self.live_bytes.wrapping_sub(b))
     }
 
@@ -139,7 +122,7 @@ impl Markers {
             // b + 1 < tree.len(), pos < sizes.len()).
             unsafe {
                 _mm_prefetch(self.bits.as_ptr().add(w) as *const i8, _MM_HINT_T0);
-                _mm_prefetch(self.tree.as_ptr().add(b + 1) as *const i8, _MM_HINT_T0);
+                _mm_prefetch(self.tree.entry_ptr(b) as *const i8, _MM_HINT_T0);
                 if bytes {
                     _mm_prefetch(self.groups.as_ptr().add(w) as *const i8, _MM_HINT_T0);
                     _mm_prefetch(self.word_bytes.as_ptr().add(b) as *const i8, _MM_HINT_T0);
@@ -180,7 +163,7 @@ impl Markers {
             self.word_bytes[b][wi] -= old;
         }
         self.bits[w] = word & !(1u64 << off);
-        self.tree_add(b, 0u64.wrapping_sub(1), 0u64.wrapping_sub(old));
+        self.tree.sub(b, 1, old);
         self.live -= 1;
         self.live_bytes = self.live_bytes.wrapping_sub(old);
         Distance { objects, bytes }
@@ -196,7 +179,7 @@ impl Markers {
             self.groups[w][(pos % 64) / 8] += bytes;
             self.word_bytes[b][w % 8] += bytes;
         }
-        self.tree_add(b, 1, bytes);
+        self.tree.add(b, 1, bytes);
         self.live += 1;
         self.live_bytes += bytes;
     }

@@ -29,6 +29,7 @@ pub mod aet;
 pub mod curve;
 pub mod error;
 pub mod exact;
+pub mod fenwick;
 pub mod histogram;
 pub mod minisim;
 pub mod plot;

@@ -11,6 +11,8 @@
 //! renumbered (compacted) when the bitmap fills, so it stays at about twice
 //! the number of live objects however long the trace.
 
+use crate::fenwick::Fenwick;
+
 const NONE: u32 = u32::MAX;
 const WORD: usize = 64;
 
@@ -19,7 +21,7 @@ pub struct StackDistance {
     /// Marker bits, one per time position.
     bits: Vec<u64>,
     /// Fenwick tree over words: (markers, bytes).
-    tree: Vec<(u64, u64)>,
+    tree: Fenwick,
     /// Object at each time position (for compaction).
     owner: Vec<u32>,
     /// Size recorded at each time position.
@@ -49,7 +51,7 @@ impl StackDistance {
         let cap = (2 * n_objects).next_power_of_two().max(1024);
         StackDistance {
             bits: vec![0; cap / WORD],
-            tree: vec![(0, 0); cap / WORD + 1],
+            tree: Fenwick::new(cap / WORD),
             owner: vec![NONE; cap],
             pos_size: vec![0; cap],
             last: vec![NONE; n_objects],
@@ -76,36 +78,11 @@ impl StackDistance {
         self.live == 0
     }
 
-    #[inline]
-    fn tree_add(&mut self, word: usize, count: u64, bytes: u64) {
-        let mut i = word + 1;
-        while i < self.tree.len() {
-            let e = &mut self.tree[i];
-            e.0 = e.0.wrapping_add(count);
-            e.1 = e.1.wrapping_add(bytes);
-            i += i & i.wrapping_neg();
-        }
-    }
-
-    /// Sum over words `0..=word`.
-    #[inline]
-    fn tree_prefix(&self, word: usize) -> (u64, u64) {
-        let (mut c, mut b) = (0u64, 0u64);
-        let mut i = word + 1;
-        while i > 0 {
-            let e = self.tree[i];
-            c = c.wrapping_add(e.0);
-            b = b.wrapping_add(e.1);
-            i &= i - 1;
-        }
-        (c, b)
-    }
-
     /// Clears the marker at `pos`, returning the markers and bytes after it.
     #[inline]
     fn take_marker(&mut self, pos: u32) -> (u64, u64) {
         let (w, off) = (pos as usize / WORD, pos as usize % WORD);
-        let (c, b) = self.tree_prefix(w);
+        let (c, b) = self.tree.prefix(w);
         let word = self.bits[w];
         let mut later = if off == WORD - 1 { 0 } else { word & (!0u64 << (off + 1)) };
         let above = self.live - c + later.count_ones() as u64;
@@ -117,7 +94,7 @@ impl StackDistance {
         }
         let size = self.pos_size[pos as usize] as u64;
         self.bits[w] = word & !(1u64 << off);
-        self.tree_add(w, 0u64.wrapping_sub(1), 0u64.wrapping_sub(size));
+        self.tree.sub(w, 1, size);
         self.owner[pos as usize] = NONE;
         self.live -= 1;
         self.live_bytes -= size;
@@ -132,7 +109,7 @@ impl StackDistance {
         let mut owner = vec![NONE; new_cap];
         let mut pos_size = vec![0u32; new_cap];
         let mut bits = vec![0u64; new_cap / WORD];
-        let mut tree = vec![(0u64, 0u64); new_cap / WORD + 1];
+        let mut word_sums = vec![(0u64, 0u64); new_cap / WORD];
         let mut next = 0usize;
         for p in 0..self.now as usize {
             let o = self.owner[p];
@@ -141,26 +118,16 @@ impl StackDistance {
                 pos_size[next] = self.pos_size[p];
                 self.last[o as usize] = next as u32;
                 bits[next / WORD] |= 1 << (next % WORD);
-                let e = &mut tree[next / WORD + 1];
+                let e = &mut word_sums[next / WORD];
                 e.0 += 1;
                 e.1 += self.pos_size[p] as u64;
                 next += 1;
             }
         }
-        // Linear-time Fenwick build.
-        let n = tree.len() - 1;
-        for i in 1..=n {
-            let j = i + (i & i.wrapping_neg());
-            if j <= n {
-                let (c, b) = tree[i];
-                tree[j].0 += c;
-                tree[j].1 += b;
-            }
-        }
         self.owner = owner;
         self.pos_size = pos_size;
         self.bits = bits;
-        self.tree = tree;
+        self.tree = Fenwick::from_values(word_sums, new_cap / WORD);
         self.now = next as u32;
     }
 
@@ -184,7 +151,7 @@ impl StackDistance {
         self.pos_size[t] = size;
         self.last[obj as usize] = t as u32;
         self.bits[t / WORD] |= 1 << (t % WORD);
-        self.tree_add(t / WORD, 1, size as u64);
+        self.tree.add(t / WORD, 1, size as u64);
         self.live += 1;
         self.live_bytes += size as u64;
         result

@@ -10,7 +10,7 @@ use mrc::aet::aet_mrc;
 use mrc::exact::exact_mrc;
 use mrc::minisim::{minisim_mrc, sample_trace};
 use mrc::shards::{shards_mrc, ShardsConfig};
-use mrc::{Mrc, MrcPoint};
+use mrc::Mrc;
 
 fn workload() -> Vec<cachesim::request::Request> {
     let spec = SyntheticSpec { requests: 2_000_000, objects: 200_000, seed: 3, ..Default::default() };
@@ -53,18 +53,7 @@ fn minisim_tracks_full_simulation() {
     for name in ["arc", "s3fifo", "lru"] {
         let p = PolicySpec::parse(name).unwrap();
         let full = simulate_many(&trace, std::slice::from_ref(&p), &sizes(), SimOptions::default(), &|_| {});
-        let full = Mrc {
-            algo: name.into(),
-            unit: Unit::Bytes,
-            points: full
-                .iter()
-                .map(|r| MrcPoint {
-                    cache_size: r.cache_size,
-                    miss_ratio: r.miss_ratio,
-                    byte_miss_ratio: r.byte_miss_ratio,
-                })
-                .collect(),
-        };
+        let full = Mrc::from_sim(&p.to_string(), Unit::Bytes, &full);
         let mini = minisim_mrc(&sample, &p, Unit::Bytes, &sizes(), Warmup::None);
         let mae = mini.mean_absolute_error(&full);
         assert!(mae <= 0.01, "MiniSim {name} R=0.1 MAE {mae}");

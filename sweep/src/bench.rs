@@ -11,7 +11,7 @@ use mrc::aet::aet_mrc;
 use mrc::exact::exact_mrc;
 use mrc::minisim::{minisim_mrc, sample_trace};
 use mrc::shards::{shards_mrc, ShardsConfig};
-use mrc::{Mrc, MrcPoint};
+use mrc::Mrc;
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
@@ -104,18 +104,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         for name in ["arc", "s3fifo", "lru"] {
             let p = PolicySpec::parse(name)?;
             let full = simulate_many(&trace, std::slice::from_ref(&p), &mae_sizes, SimOptions::default(), &|_| {});
-            let full = Mrc {
-                algo: name.into(),
-                unit: Unit::Bytes,
-                points: full
-                    .iter()
-                    .map(|r| MrcPoint {
-                        cache_size: r.cache_size,
-                        miss_ratio: r.miss_ratio,
-                        byte_miss_ratio: r.byte_miss_ratio,
-                    })
-                    .collect(),
-            };
+            let full = Mrc::from_sim(&p.to_string(), Unit::Bytes, &full);
             let mini = minisim_mrc(&sample, &p, Unit::Bytes, &mae_sizes, Warmup::None);
             acc(format!("minisim {name} R={} vs full sim", a.rate), &mini, &full);
         }

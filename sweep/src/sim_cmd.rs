@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use cachesim::policy::PolicySpec;
 use cachesim::sim::{simulate_many, SimOptions, Unit};
-use mrc::{Mrc, MrcPoint};
+use mrc::Mrc;
 
 use crate::cli::SimArgs;
 use crate::output::{size_label, write_json, write_sim_csv};
@@ -42,22 +42,7 @@ pub fn run(a: SimArgs) -> Result<()> {
         write_json(&results, p)?;
     }
     if let Some(p) = &a.output.plot {
-        let curves: Vec<Mrc> = policies
-            .iter()
-            .map(|pol| {
-                let name = pol.to_string();
-                let points = results
-                    .iter()
-                    .filter(|r| r.policy == name)
-                    .map(|r| MrcPoint {
-                        cache_size: r.cache_size,
-                        miss_ratio: r.miss_ratio,
-                        byte_miss_ratio: r.byte_miss_ratio,
-                    })
-                    .collect();
-                Mrc { algo: name, unit, points }
-            })
-            .collect();
+        let curves: Vec<Mrc> = policies.iter().map(|pol| Mrc::from_sim(&pol.to_string(), unit, &results)).collect();
         mrc::plot::plot(&curves, &format!("miss ratio: {}", input::display(&a.input)), p)?;
     }
     Ok(())

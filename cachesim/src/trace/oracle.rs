@@ -13,7 +13,7 @@ use super::source::{le_u32, le_u64, ByteSource};
 use super::{Format, TraceReader};
 use crate::error::TraceError;
 use crate::request::Request;
-use crate::sampling::{sample_hash, Skipped};
+use crate::sampling::{sample_hash, Skipped, MODULUS};
 
 /// Bytes per record.
 pub const RECORD_BYTES: usize = 24;
@@ -37,6 +37,82 @@ impl OracleReader {
     }
 }
 
+/// One decoded record.
+enum Record {
+    /// A request to hand out.
+    Request(Request),
+    /// A request of size 0, skipped (libCacheSim's default).
+    ZeroSize,
+    /// A request whose object is not sampled; its size still counts.
+    NotSampled(u32),
+}
+
+/// Decodes one 24-byte record, sampling at `threshold` (`MODULUS` or more
+/// keeps everything); `Err` holds why the record is corrupt.
+#[inline]
+fn decode(rec: &[u8], keep_zero_size: bool, threshold: u64) -> Result<Record, String> {
+    let size = le_u32(rec, 12);
+    let next = le_u64(rec, 16) as i64;
+    if next < -1 {
+        return Err(format!("next_access_vtime is {next}; only -1 or a request index is valid"));
+    }
+    if size == 0 && !keep_zero_size {
+        return Ok(Record::ZeroSize);
+    }
+    let id = le_u64(rec, 4);
+    if threshold < MODULUS && sample_hash(id) >= threshold {
+        return Ok(Record::NotSampled(size));
+    }
+    Ok(Record::Request(Request {
+        time: le_u32(rec, 0) as u64,
+        id,
+        size,
+        next_access: if next < 0 || next == i64::MAX { None } else { Some(next as u64) },
+        ..Request::default()
+    }))
+}
+
+impl OracleReader {
+    /// Decodes the whole records in the buffer into `out`, up to its
+    /// length; returns (requests decoded, records consumed). A record split
+    /// across buffer refills (or cut short at the end) is left for `read`.
+    fn decode_buffered(
+        &mut self,
+        out: &mut [Request],
+        threshold: u64,
+        skipped: &mut Skipped,
+    ) -> Result<(usize, usize), TraceError> {
+        let keep_zero = self.keep_zero_size;
+        let at = self.src.offset();
+        let buf = self.src.buffered()?;
+        let whole = buf.len() / RECORD_BYTES;
+        let (mut n, mut used) = (0, 0);
+        for rec in buf[..whole * RECORD_BYTES].chunks_exact(RECORD_BYTES) {
+            if n == out.len() {
+                break;
+            }
+            match decode(rec, keep_zero, threshold) {
+                Ok(Record::Request(r)) => {
+                    out[n] = r;
+                    n += 1;
+                }
+                Ok(Record::ZeroSize) => {}
+                Ok(Record::NotSampled(size)) => {
+                    skipped.requests += 1;
+                    skipped.bytes += size as u64;
+                }
+                Err(reason) => {
+                    self.src.consume(used);
+                    return Err(self.src.corrupt(at + used as u64, "oracleGeneral record", reason));
+                }
+            }
+            used += RECORD_BYTES;
+        }
+        self.src.consume(used);
+        Ok((n, used / RECORD_BYTES))
+    }
+}
+
 impl TraceReader for OracleReader {
     #[inline]
     fn read(&mut self, req: &mut Request) -> Result<bool, TraceError> {
@@ -46,72 +122,19 @@ impl TraceReader for OracleReader {
             if !self.src.read_record(&mut rec, "oracleGeneral record")? {
                 return Ok(false);
             }
-            let time = le_u32(&rec, 0);
-            let id = le_u64(&rec, 4);
-            let size = le_u32(&rec, 12);
-            let next = le_u64(&rec, 16) as i64;
-            if next < -1 {
-                return Err(self.src.corrupt(
-                    at,
-                    "oracleGeneral record",
-                    format!("next_access_vtime is {next}; only -1 or a request index is valid"),
-                ));
+            match decode(&rec, self.keep_zero_size, MODULUS) {
+                Ok(Record::Request(r)) => {
+                    *req = r;
+                    return Ok(true);
+                }
+                Ok(_) => continue,
+                Err(reason) => return Err(self.src.corrupt(at, "oracleGeneral record", reason)),
             }
-            if size == 0 && !self.keep_zero_size {
-                continue;
-            }
-            *req = Request {
-                time: time as u64,
-                id,
-                size,
-                next_access: if next < 0 || next == i64::MAX { None } else { Some(next as u64) },
-                ..Request::default()
-            };
-            return Ok(true);
         }
     }
 
     fn read_batch(&mut self, out: &mut [Request]) -> Result<usize, TraceError> {
-        let keep_zero = self.keep_zero_size;
-        let at = self.src.offset();
-        let buf = self.src.buffered()?;
-        let whole = (buf.len() / RECORD_BYTES).min(out.len());
-        if whole == 0 {
-            // End of file, or a record split across buffer refills (or cut
-            // short): the one-record path handles all three.
-            return Ok(usize::from(!out.is_empty() && self.read(&mut out[0])?));
-        }
-        let mut n = 0;
-        for (k, rec) in buf[..whole * RECORD_BYTES].chunks_exact(RECORD_BYTES).enumerate() {
-            let size = le_u32(rec, 12);
-            let next = le_u64(rec, 16) as i64;
-            if next < -1 {
-                let bad = at + (k * RECORD_BYTES) as u64;
-                self.src.consume(k * RECORD_BYTES);
-                return Err(self.src.corrupt(
-                    bad,
-                    "oracleGeneral record",
-                    format!("next_access_vtime is {next}; only -1 or a request index is valid"),
-                ));
-            }
-            if size == 0 && !keep_zero {
-                continue;
-            }
-            out[n] = Request {
-                time: le_u32(rec, 0) as u64,
-                id: le_u64(rec, 4),
-                size,
-                next_access: if next < 0 || next == i64::MAX { None } else { Some(next as u64) },
-                ..Request::default()
-            };
-            n += 1;
-        }
-        self.src.consume(whole * RECORD_BYTES);
-        if n == 0 {
-            // Every record in this stretch had size 0; keep going.
-            return self.read_batch(out);
-        }
-        Ok(n)
+        self.read_sampled(out, MODULUS, &mut Skipped::default())
     }
 
     fn read_sampled(
@@ -120,65 +143,29 @@ impl TraceReader for OracleReader {
         threshold: u64,
         skipped: &mut Skipped,
     ) -> Result<usize, TraceError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
         loop {
-            let at = self.src.offset();
-            let buf = self.src.buffered()?;
-            let whole = buf.len() / RECORD_BYTES;
-            if whole == 0 {
-                // End of file, or a record split across refills: decode one
-                // record the careful way.
-                let mut one = [Request::default()];
-                if self.read_batch(&mut one)? == 0 {
-                    return Ok(0);
-                }
-                if sample_hash(one[0].id) < threshold {
-                    out[0] = one[0];
-                    return Ok(1);
-                }
-                skipped.requests += 1;
-                skipped.bytes += one[0].size as u64;
-                continue;
-            }
-            let mut n = 0;
-            let mut used = 0;
-            for rec in buf[..whole * RECORD_BYTES].chunks_exact(RECORD_BYTES) {
-                if n == out.len() {
-                    break;
-                }
-                used += RECORD_BYTES;
-                let size = le_u32(rec, 12);
-                let next = le_u64(rec, 16) as i64;
-                if next < -1 {
-                    let bad = at + (used - RECORD_BYTES) as u64;
-                    self.src.consume(used - RECORD_BYTES);
-                    return Err(self.src.corrupt(
-                        bad,
-                        "oracleGeneral record",
-                        format!("next_access_vtime is {next}; only -1 or a request index is valid"),
-                    ));
-                }
-                if size == 0 && !self.keep_zero_size {
-                    continue;
-                }
-                let id = le_u64(rec, 4);
-                if sample_hash(id) >= threshold {
-                    skipped.requests += 1;
-                    skipped.bytes += size as u64;
-                    continue;
-                }
-                out[n] = Request {
-                    time: le_u32(rec, 0) as u64,
-                    id,
-                    size,
-                    next_access: if next < 0 || next == i64::MAX { None } else { Some(next as u64) },
-                    ..Request::default()
-                };
-                n += 1;
-            }
-            self.src.consume(used);
+            let (n, records) = self.decode_buffered(out, threshold, skipped)?;
             if n > 0 {
                 return Ok(n);
             }
+            if records > 0 {
+                continue; // a stretch of skipped records
+            }
+            // End of file, or a record split across refills: the careful
+            // one-record path (which also reports a truncated last record).
+            let mut one = Request::default();
+            if !self.read(&mut one)? {
+                return Ok(0);
+            }
+            if threshold >= MODULUS || sample_hash(one.id) < threshold {
+                out[0] = one;
+                return Ok(1);
+            }
+            skipped.requests += 1;
+            skipped.bytes += one.size as u64;
         }
     }
 
