@@ -226,7 +226,18 @@ impl PolicySpec {
                 PolicySpec::RocksDbLru(rocksdb_lru::RocksDbLruConfig {
                     shard_bits,
                     high_pri_ratio: take_f64(&kv, "high_pri", 0.5, 0.0, 1.0)?,
-                    low_pri_ratio: take_f64(&kv, "low_pri", 0.0, 0.0, 1.0)?,
+                    low_pri_ratio: match take_f64(&kv, "low_pri", 0.0, 0.0, 1.0)? {
+                        0.0 => 0.0,
+                        x => {
+                            return Err(ConfigError::new(
+                                &opt,
+                                format!(
+                                    "low_pri={x}: only 0, RocksDB's default, is modelled (a low-priority pool \
+                                     brings a third, bottom pool the model does not have)"
+                                ),
+                            ))
+                        }
+                    },
                     strict_capacity_limit: strict,
                     metadata_charge: take_f64(&kv, "metadata", 0.0, 0.0, 1e6)? as u32,
                     seed,
