@@ -4,11 +4,13 @@
 //! state lives in RocksDB with direct I/O, so that what it measures is what
 //! a Flink job with the RocksDB backend sees.
 //!
-//! So far: [`keygroup`] (Flink's key-group assignment) and [`state`] (one
-//! state trait, an in-memory and a RocksDB implementation, and the
-//! direct-I/O checks).
+//! So far: [`keygroup`] (Flink's key-group assignment), [`nexmark`]
+//! (deterministic, splittable Nexmark events with the state-size
+//! parameters exposed) and [`state`] (one state trait, an in-memory and a
+//! RocksDB implementation, direct-I/O checks, key-level access traces).
 
 #![warn(missing_docs)]
 
 pub mod keygroup;
+pub mod nexmark;
 pub mod state;

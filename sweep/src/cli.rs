@@ -89,7 +89,7 @@ pub struct InputArgs {
 pub struct SizeArgs {
     /// Cache sizes: 64MiB, a list 128MiB,256MiB, or a range 128MiB..1GiB:8.
     /// Without a unit, a plain number (bytes, or objects with --unit objects).
-    #[arg(long, default_value = "16MiB..512MiB:8")]
+    #[arg(long, default_value = "64MiB..512MiB:8")]
     pub sizes: String,
     /// What a size counts.
     #[arg(long, value_enum, default_value_t = UnitArg::Bytes)]
