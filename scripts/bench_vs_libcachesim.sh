@@ -3,7 +3,7 @@
 # core each: 20 M requests, Zipf 0.9 over 2 M objects, 512 B - 16 KiB.
 #
 # usage: scripts/bench_vs_libcachesim.sh [TRACE]
-# Needs .venv with libcachesim (.ci/run makes it) and a release build.
+# Needs .venv with libcachesim (scripts/setup.sh makes it).
 # Prints memscale's and libCacheSim's M req/s per policy and their ratio,
 # memscale's exact-MRC and SHARDS rates, and the MAE of SHARDS, AET and
 # MiniSim. Results land in target/bench/.

@@ -2,7 +2,7 @@
 //! PyPI package on the shipped CloudPhysics trace at 128 MiB..1 GiB.
 //!
 //! The peer runs for real: the test needs a Python with `libcachesim`
-//! (`.venv/bin/python` at the project root, which `.ci/run` creates, or the
+//! (`.venv/bin/python` at the project root, which `scripts/setup.sh` creates, or the
 //! interpreter named by `MEMSCALE_PEER_PYTHON`).
 
 mod common;
@@ -20,7 +20,7 @@ fn peer_python() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
     assert!(
         p.exists(),
-        "{} is missing: create it with `python3 -m venv .venv && .venv/bin/pip install libcachesim` (or run .ci/run)",
+        "{} is missing: create it with `python3 -m venv .venv && .venv/bin/pip install libcachesim` (or run scripts/setup.sh)",
         p.display()
     );
     p

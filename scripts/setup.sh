@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need, once (each step is skipped
+# when already done):
+# - Debian packages: libclang-dev (bindgen for the RocksDB bindings),
+#   zstd (fixtures), rocksdb-tools (db_bench, for scripts/rocksdb_block_trace.sh);
+# - .venv with the `libcachesim` PyPI package, the peer the tests compare
+#   cache simulations against.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+need=()
+command -v zstd >/dev/null || need+=(zstd)
+command -v db_bench >/dev/null || need+=(rocksdb-tools)
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q "${need[@]}"
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import libcachesim' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q libcachesim
+fi
+
+test -f ../shared/data/cloudPhysicsIO.oracleGeneral.bin || {
+  echo "../shared/data/cloudPhysicsIO.oracleGeneral.bin is missing: the golden tests need it beside the project" >&2
+  exit 1
+}
