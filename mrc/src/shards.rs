@@ -115,6 +115,13 @@ pub fn shards_mrc(
     if seen == 0 {
         return Err(cachesim::TraceError::Empty { path: reader.path().to_path_buf() }.into());
     }
+    if counted_seen == 0 {
+        return Err(cachesim::ConfigError::new(
+            "--warmup",
+            format!("the warm-up covers all {seen} requests of {}; nothing would be counted", reader.path().display()),
+        )
+        .into());
+    }
     let label = if cfg.max_samples.is_some() { "shards-fixed-size" } else { "shards" };
     if cfg.adjust && state.sampled > 0 {
         // The full trace had counted_seen / trace_rate requests.

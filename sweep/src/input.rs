@@ -80,6 +80,18 @@ pub fn sizes(args: &SizeArgs) -> Result<(Vec<u64>, Unit, Warmup)> {
     Ok((sizes, unit, warmup))
 }
 
+/// Refuses a warm-up that leaves no request to count.
+pub fn check_warmup(trace: &DenseTrace, warmup: Warmup, args: &InputArgs) -> Result<()> {
+    if warmup.start_index(trace) >= trace.len() {
+        anyhow::bail!(
+            "--warmup/--warmup-time: the warm-up covers all {} requests of {}; nothing would be counted",
+            trace.len(),
+            display(args)
+        );
+    }
+    Ok(())
+}
+
 /// Makes sure an output file's directory exists.
 pub fn prepare_output(path: &Option<PathBuf>) -> Result<()> {
     if let Some(p) = path {

@@ -25,6 +25,9 @@ pub fn run(a: MrcArgs) -> Result<()> {
     }
     let needs_dense = a.full || a.algo.iter().any(|x| matches!(x, AlgoArg::Exact | AlgoArg::Aet));
     let dense: Option<DenseTrace> = if needs_dense { Some(input::load(&a.input)?) } else { None };
+    if let Some(d) = &dense {
+        input::check_warmup(d, warmup, &a.input)?;
+    }
     let mut curves: Vec<Mrc> = Vec::new();
     for algo in &a.algo {
         let curve = match algo {

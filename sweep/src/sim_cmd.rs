@@ -19,6 +19,7 @@ pub fn run(a: SimArgs) -> Result<()> {
         input::prepare_output(out)?;
     }
     let trace = input::load(&a.input)?;
+    input::check_warmup(&trace, warmup, &a.input)?;
     let bar = progress::jobs((policies.len() * sizes.len()) as u64, "simulating");
     let results = simulate_many(&trace, &policies, &sizes, SimOptions { unit, warmup }, &|_| bar.inc(1));
     bar.finish_and_clear();

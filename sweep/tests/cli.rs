@@ -115,6 +115,8 @@ fn bad_input_exits_2_with_a_clear_message() {
     fails_with(&memscale(&["sim", &cp, "--format", "csv", "--sizes", "1MiB"]), &["cloudPhysicsIO"]);
     fails_with(&memscale(&["sim", &cp, "--format", "parquet"]), &["parquet"]);
     fails_with(&memscale(&["mrc", &cp, "--algo", "shards", "--rate", "0"]), &["--rate"]);
+    fails_with(&memscale(&["sim", &cp, "--sizes", "1GiB", "--warmup", "200000"]), &["--warmup", "113872"]);
+    fails_with(&memscale(&["mrc", &cp, "--algo", "shards", "--warmup", "200000"]), &["--warmup", "113872"]);
     fails_with(&memscale(&["sim", "/nonexistent/trace.bin"]), &["/nonexistent/trace.bin"]);
     let mystery = write(dir.path(), "mystery", &[0xff, 0, 1, 2]);
     fails_with(&memscale(&["trace", "info", &mystery]), &["mystery", "--format"]);
