@@ -7,7 +7,9 @@
 //! So far: [`keygroup`] (Flink's key-group assignment), [`nexmark`]
 //! (deterministic, splittable Nexmark events with the state-size
 //! parameters exposed) and [`state`] (one state trait, an in-memory and a
-//! RocksDB implementation, direct-I/O checks, key-level access traces).
+//! RocksDB implementation, the operator's shared resizable block cache,
+//! direct-I/O checks, RocksDB's block-cache tracer, key-level access
+//! traces). The runtime (operators, exchange, windows, queries) is next.
 
 #![warn(missing_docs)]
 

@@ -6,6 +6,7 @@ use cachesim::trace::rocksdb::RocksDbReader;
 use cachesim::trace::TraceReader;
 mod common;
 
+use engine::state::cache::OperatorCache;
 use engine::state::rocks::{RocksOptions, RocksStore};
 use engine::state::{StateId, StateStore};
 use rust_rocksdb::statistics::Ticker;
@@ -13,7 +14,9 @@ use rust_rocksdb::statistics::Ticker;
 #[test]
 fn traced_block_accesses_match_rocksdb_statistics() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mut store = RocksStore::open(&dir.path().join("db"), &["events"], &RocksOptions::with_cache(1 << 20)).unwrap();
+    let mut store =
+        RocksStore::open(&dir.path().join("db"), &["events"], &RocksOptions::new(&OperatorCache::new(1 << 20)))
+            .unwrap();
     let mut x = 7u64;
     let mut value = vec![0u8; 500];
     let n = 30_000u64;

@@ -4,6 +4,7 @@
 
 mod common;
 
+use engine::state::cache::OperatorCache;
 use engine::state::rocks::{RocksOptions, RocksStore};
 use engine::state::{StateId, StateStore};
 use rust_rocksdb::statistics::Ticker;
@@ -18,7 +19,7 @@ fn storage_read_bytes() -> u64 {
 /// cache; returns (data-block misses, bytes read from storage).
 fn misses_and_disk_reads(direct_io: bool) -> (u64, u64) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let opts = RocksOptions { direct_io, ..RocksOptions::with_cache(1 << 20) };
+    let opts = RocksOptions { direct_io, ..RocksOptions::new(&OperatorCache::new(1 << 20)) };
     let mut store = RocksStore::open(dir.path(), &["s"], &opts).unwrap();
     // Incompressible values, so that a block on disk is as large as in memory.
     let mut x = 99u64;

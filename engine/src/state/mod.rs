@@ -7,6 +7,7 @@
 //! prefixes: the store adds them, so a key-group range is a contiguous key
 //! range in every state and moving key groups is moving ranges.
 
+pub mod cache;
 pub mod direct_io;
 pub mod memory;
 pub mod rocks;

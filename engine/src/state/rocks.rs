@@ -12,6 +12,7 @@ use rust_rocksdb::{
     IteratorMode, Options, WriteBufferManager, DB,
 };
 
+use super::cache::OperatorCache;
 use super::direct_io::check_direct_io;
 use super::{StateError, StateId, StateStore};
 use crate::keygroup::KeyGroups;
@@ -39,10 +40,10 @@ pub struct RocksOptions {
 }
 
 impl RocksOptions {
-    /// Defaults around a block cache of `cache_bytes`.
-    pub fn with_cache(cache_bytes: usize) -> RocksOptions {
+    /// Defaults around an operator's block cache.
+    pub fn new(cache: &OperatorCache) -> RocksOptions {
         RocksOptions {
-            block_cache: Cache::new_lru_cache(cache_bytes),
+            block_cache: cache.rocksdb().clone(),
             write_buffer_size: 8 << 20,
             write_buffer_manager: None,
             direct_io: true,
@@ -238,7 +239,8 @@ mod tests {
     #[test]
     fn conforms() {
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
-        let mut store = RocksStore::open(dir.path(), &["a", "b"], &RocksOptions::with_cache(1 << 20)).unwrap();
+        let mut store =
+            RocksStore::open(dir.path(), &["a", "b"], &RocksOptions::new(&OperatorCache::new(1 << 20))).unwrap();
         super::super::conformance::check(&mut store);
         store.flush().unwrap();
         let mut v = Vec::new();
@@ -253,7 +255,7 @@ mod tests {
             return;
         }
         let dir = tempfile::tempdir_in(shm).unwrap();
-        let err = RocksStore::open(dir.path(), &["a"], &RocksOptions::with_cache(1 << 20)).err().unwrap();
+        let err = RocksStore::open(dir.path(), &["a"], &RocksOptions::new(&OperatorCache::new(1 << 20))).err().unwrap();
         assert!(err.to_string().contains("tmpfs"), "{err}");
     }
 }
