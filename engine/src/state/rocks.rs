@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rust_rocksdb::statistics::Ticker;
 use rust_rocksdb::{
     BlockBasedOptions, BlockCacheTraceOptions, BlockCacheTraceWriterOptions, Cache, ColumnFamilyDescriptor, Direction,
-    IteratorMode, Options, WriteBufferManager, DB,
+    IteratorMode, Options, WriteBufferManager, WriteOptions, DB,
 };
 
 use super::cache::OperatorCache;
@@ -58,6 +58,7 @@ impl RocksOptions {
 pub struct RocksStore {
     db: DB,
     opts: Options,
+    write: WriteOptions,
     dir: PathBuf,
     states: Vec<String>,
     key_groups: KeyGroups,
@@ -98,9 +99,14 @@ impl RocksStore {
             .chain(states.iter().copied())
             .map(|name| ColumnFamilyDescriptor::new(name, cf_opts.clone()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|e| rocks(dir, e))?;
+        // No write-ahead log, as Flink's RocksDB backend: durability comes
+        // from checkpoints, and a WAL append per write would dominate.
+        let mut write = WriteOptions::default();
+        write.disable_wal(true);
         Ok(RocksStore {
             db,
             opts,
+            write,
             dir: dir.to_path_buf(),
             states: states.iter().map(|s| s.to_string()).collect(),
             key_groups: o.key_groups,
@@ -192,13 +198,13 @@ impl StateStore for RocksStore {
     fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         self.make_key(kg, key);
         let cf = self.cf(state)?;
-        self.db.put_cf(cf, &self.key, value).map_err(|e| rocks(&self.dir, e))
+        self.db.put_cf_opt(cf, &self.key, value, &self.write).map_err(|e| rocks(&self.dir, e))
     }
 
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
         self.make_key(kg, key);
         let cf = self.cf(state)?;
-        self.db.delete_cf(cf, &self.key).map_err(|e| rocks(&self.dir, e))
+        self.db.delete_cf_opt(cf, &self.key, &self.write).map_err(|e| rocks(&self.dir, e))
     }
 
     fn scan(
@@ -226,7 +232,7 @@ impl StateStore for RocksStore {
         self.key_groups.write_prefix(groups.end() + 1, &mut to);
         for s in 0..self.states.len() {
             let cf = self.cf(StateId(s as u16))?;
-            self.db.delete_range_cf(cf, &from, &to).map_err(|e| rocks(&self.dir, e))?;
+            self.db.delete_range_cf_opt(cf, &from, &to, &self.write).map_err(|e| rocks(&self.dir, e))?;
         }
         Ok(())
     }
