@@ -21,7 +21,6 @@ pub fn run(cmd: TraceCommand) -> Result<()> {
         TraceCommand::Convert { input, output, to } => {
             input::prepare_output(&Some(output.clone()))?;
             let mut r = input::reader(&input)?;
-            let names = r.stream_names();
             let rate = r.sample_rate();
             let bar = progress::reading("converting");
             let mut req = Request::default();
@@ -33,6 +32,8 @@ pub fn run(cmd: TraceCommand) -> Result<()> {
                 }
             }
             bar.finish_and_clear();
+            // Block traces name their column families as they go: ask at the end.
+            let names = r.stream_names();
             let n = write(&requests, &output, to, &names, rate)?;
             println!("wrote {n} requests to {} ({:?})", output.display(), to);
             Ok(())

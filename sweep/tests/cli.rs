@@ -151,4 +151,13 @@ fn convert_and_gen_round_trip() {
     let info = memscale(&["trace", "info", "--json", ora.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(v["requests"], 5000);
+    // A RocksDB block trace keeps its column-family names as operator names.
+    let block = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../cachesim/tests/data/db_bench_readrandom.trace.zst");
+    let keys = dir.path().join("k.mstrace");
+    let out =
+        memscale(&["trace", "convert", block.to_str().unwrap(), "-o", keys.to_str().unwrap(), "--to", "memscale"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info = memscale(&["trace", "info", "--json", keys.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!((v["requests"].as_u64(), v["streams"][0]["name"].as_str()), (Some(3000), Some("default")));
 }
