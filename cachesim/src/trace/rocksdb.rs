@@ -14,8 +14,10 @@
 //! deletion.
 //!
 //! The block key becomes the request id through a pinned hash
-//! ([`crate::hash::hash_bytes`]); the column family id becomes the stream
-//! tag, and its name is collected for reports.
+//! ([`crate::hash::hash_bytes`]). The stream tag numbers column families by
+//! name, in order of first appearance: column-family ids are per DB, so in
+//! traces of several DBs (one per operator subtask) the same id can mean
+//! different states, while the same name means the same one.
 
 use std::path::Path;
 
@@ -159,7 +161,7 @@ impl TraceReader for RocksDbReader {
             let parsed = (|| {
                 let key = c.prefixed()?;
                 let block_size = c.u64()?;
-                let cf_id = c.u64()?;
+                let _cf_id = c.u64()?;
                 let cf_name = c.prefixed()?;
                 let _level = c.u32()?;
                 let _sst = c.u64()?;
@@ -176,16 +178,18 @@ impl TraceReader for RocksDbReader {
                         let _exists = c.u8()?;
                     }
                 }
-                Some((hash_bytes(key), block_size, cf_id, cf_name, caller, is_hit))
+                Some((hash_bytes(key), block_size, cf_name, caller, is_hit))
             })();
-            let Some((id, block_size, cf_id, cf_name, caller, is_hit)) = parsed else {
+            let Some((id, block_size, cf_name, caller, is_hit)) = parsed else {
                 return Err(self.src.corrupt(at, "RocksDB block access", "payload ends inside a field"));
             };
-            let stream = cf_id.min(u32::MAX as u64) as u32;
-            if !self.cf_names.iter().any(|(id, _)| *id == stream) {
-                let name = String::from_utf8_lossy(cf_name).into_owned();
-                self.cf_names.push((stream, name));
-            }
+            let stream = match self.cf_names.iter().position(|(_, name)| name.as_bytes() == cf_name) {
+                Some(i) => i as u32,
+                None => {
+                    self.cf_names.push((self.cf_names.len() as u32, String::from_utf8_lossy(cf_name).into_owned()));
+                    self.cf_names.len() as u32 - 1
+                }
+            };
             *req = Request {
                 time: ts,
                 id,
