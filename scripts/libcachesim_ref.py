@@ -12,7 +12,8 @@ import sys
 import libcachesim as lcs
 
 NAMES = {"lru": "LRU", "fifo": "FIFO", "clock": "Clock", "arc": "ARC",
-         "2q": "TwoQ", "s3fifo": "S3FIFO", "sieve": "Sieve", "lfu": "LFU"}
+         "2q": "TwoQ", "s3fifo": "S3FIFO", "sieve": "Sieve", "lfu": "LFU",
+         "belady": "Belady"}
 
 
 def count(path):

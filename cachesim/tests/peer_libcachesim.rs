@@ -1,4 +1,5 @@
-//! Every policy libCacheSim also has, checked against the `libcachesim`
+//! Every policy libCacheSim also has (FIFO, CLOCK, ARC, 2Q, S3-FIFO, SIEVE,
+//! LFU, Belady), checked against the `libcachesim`
 //! PyPI package on the shipped CloudPhysics trace at 128 MiB..1 GiB.
 //!
 //! The peer runs for real: the test needs a Python with `libcachesim`
@@ -38,7 +39,7 @@ struct Reference {
 fn policies_match_libcachesim() {
     let trace_path = common::cloudphysics_path();
     let sizes: Vec<u64> = (1..=8).map(|k| k * (128 << 20)).collect();
-    let names = ["fifo", "clock", "arc", "2q", "s3fifo", "sieve"];
+    let names = ["fifo", "clock", "arc", "2q", "s3fifo", "sieve", "lfu", "belady"];
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/libcachesim_ref.py");
     let out = Command::new(peer_python())
         .arg(&script)
