@@ -35,15 +35,13 @@ struct Reference {
     byte_misses: u64,
 }
 
-#[test]
-fn policies_match_libcachesim() {
-    let trace_path = common::cloudphysics_path();
-    let sizes: Vec<u64> = (1..=8).map(|k| k * (128 << 20)).collect();
+/// Runs the peer on `trace_path` and compares every policy at `sizes`.
+fn compare(trace_path: &std::path::Path, trace: &cachesim::trace::dense::DenseTrace, sizes: &[u64]) {
     let names = ["fifo", "clock", "arc", "2q", "s3fifo", "sieve", "lfu", "belady"];
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/libcachesim_ref.py");
     let out = Command::new(peer_python())
         .arg(&script)
-        .arg(&trace_path)
+        .arg(trace_path)
         .arg(names.join(","))
         .arg(sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","))
         .output()
@@ -52,24 +50,45 @@ fn policies_match_libcachesim() {
     let refs: Vec<Reference> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("peer JSON")).collect();
     assert_eq!(refs.len(), names.len() * sizes.len());
-
-    let trace = common::cloudphysics();
     let policies: Vec<PolicySpec> = names.iter().map(|n| PolicySpec::parse(n).unwrap()).collect();
-    let ours = simulate_many(&trace, &policies, &sizes, SimOptions::default(), &|_| {});
+    let ours = simulate_many(trace, &policies, sizes, SimOptions::default(), &|_| {});
     let mut failures = Vec::new();
     for (r, o) in refs.iter().zip(&ours) {
         assert_eq!((r.cache_size, PolicySpec::parse(&r.policy).unwrap().to_string()), (o.cache_size, o.policy.clone()));
         if (r.misses, r.byte_misses) != (o.misses, o.byte_misses) {
             failures.push(format!(
-                "{} at {} MiB: libCacheSim {} misses / {} bytes, memscale {} / {}",
-                r.policy,
-                r.cache_size >> 20,
-                r.misses,
-                r.byte_misses,
-                o.misses,
-                o.byte_misses
+                "{} at {} bytes: libCacheSim {} misses / {} bytes, memscale {} / {}",
+                r.policy, r.cache_size, r.misses, r.byte_misses, o.misses, o.byte_misses
             ));
         }
     }
-    assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
+    assert!(failures.is_empty(), "{}: mismatches:\n{}", trace_path.display(), failures.join("\n"));
+}
+
+#[test]
+fn policies_match_libcachesim() {
+    let sizes: Vec<u64> = (1..=8).map(|k| k * (128 << 20)).collect();
+    compare(&common::cloudphysics_path(), &common::cloudphysics(), &sizes);
+}
+
+/// A second workload, written by our oracleGeneral writer and read by
+/// libCacheSim's reader: Zipf with scans, where LFU and SIEVE differ.
+#[test]
+fn policies_match_libcachesim_on_zipf_with_scans() {
+    use cachesim::trace::synthetic::{SyntheticSpec, SyntheticTrace};
+    let spec = SyntheticSpec {
+        requests: 300_000,
+        objects: 30_000,
+        scan_fraction: 0.1,
+        scan_length: 300,
+        ..Default::default()
+    };
+    let reqs: Vec<_> = SyntheticTrace::new(spec).unwrap().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zipf.oracleGeneral.bin");
+    let mut w = cachesim::trace::oracle::OracleWriter::create(&path);
+    reqs.iter().for_each(|r| w.write(r));
+    w.finish().unwrap();
+    let trace = cachesim::trace::dense::DenseTrace::from_requests(&reqs);
+    compare(&path, &trace, &[16 << 20, 64 << 20, 160 << 20]);
 }
