@@ -90,5 +90,6 @@ fn policies_match_libcachesim_on_zipf_with_scans() {
     reqs.iter().for_each(|r| w.write(r));
     w.finish().unwrap();
     let trace = cachesim::trace::dense::DenseTrace::from_requests(&reqs);
-    compare(&path, &trace, &[16 << 20, 64 << 20, 160 << 20]);
+    // Small sizes too: there LFU and SIEVE part ways (at large ones they converge).
+    compare(&path, &trace, &[1 << 20, 4 << 20, 16 << 20, 64 << 20]);
 }
