@@ -18,7 +18,17 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let t = DenseTrace::load(r.as_mut(), OpFilter::All).unwrap_or_default();
+    let t = match DenseTrace::load(r.as_mut(), OpFilter::All) {
+        Ok(t) if !t.is_empty() => t,
+        Ok(_) => {
+            eprintln!("{path}: the trace holds no requests");
+            std::process::exit(2);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let start = Instant::now();
     t.prev_access();
     println!("prev-access pass: {:.2} s", start.elapsed().as_secs_f64());
