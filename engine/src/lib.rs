@@ -15,4 +15,8 @@
 
 pub mod keygroup;
 pub mod nexmark;
+pub mod operators;
+pub mod queries;
+pub mod row;
+pub mod runtime;
 pub mod state;

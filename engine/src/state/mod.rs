@@ -74,6 +74,64 @@ pub trait StateStore: Send {
     /// Removes every entry of the key groups in `groups`, in every state
     /// (the source side of a key-group migration).
     fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError>;
+
+    /// The backend's own statistics, when it keeps any (RocksDB does).
+    fn stats(&self) -> Option<StoreStats> {
+        None
+    }
+
+    /// Called once when the subtask ends: stops tracers, releases what the
+    /// store holds beyond its data.
+    fn finish(&mut self) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+/// A state backend's statistics (cumulative since the store opened).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Block-cache hits (all block types).
+    pub block_cache_hits: u64,
+    /// Block-cache misses (all block types).
+    pub block_cache_misses: u64,
+    /// Bytes read from SST files (with direct I/O: from the disk).
+    pub disk_read_bytes: u64,
+    /// Bytes in memtables.
+    pub memtable_bytes: u64,
+    /// Bytes of live SST files.
+    pub sst_bytes: u64,
+    /// Estimated number of keys.
+    pub estimated_keys: u64,
+}
+
+impl<S: StateStore + ?Sized> StateStore for Box<S> {
+    fn get(&mut self, state: StateId, kg: u16, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError> {
+        (**self).get(state, kg, key, value)
+    }
+    fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        (**self).put(state, kg, key, value)
+    }
+    fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
+        (**self).delete(state, kg, key)
+    }
+    fn scan(
+        &mut self,
+        state: StateId,
+        kg: u16,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        (**self).scan(state, kg, prefix, f)
+    }
+    fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError> {
+        (**self).delete_key_groups(groups)
+    }
+    fn stats(&self) -> Option<StoreStats> {
+        (**self).stats()
+    }
+    fn finish(&mut self) -> Result<(), StateError> {
+        (**self).finish()
+    }
 }
 
 #[cfg(test)]

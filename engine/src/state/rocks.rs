@@ -14,7 +14,7 @@ use rust_rocksdb::{
 
 use super::cache::OperatorCache;
 use super::direct_io::check_direct_io;
-use super::{StateError, StateId, StateStore};
+use super::{StateError, StateId, StateStore, StoreStats};
 use crate::keygroup::KeyGroups;
 
 /// How to open a subtask's store.
@@ -63,6 +63,7 @@ pub struct RocksStore {
     states: Vec<String>,
     key_groups: KeyGroups,
     key: Vec<u8>,
+    block_trace_on: bool,
 }
 
 impl RocksStore {
@@ -111,6 +112,7 @@ impl RocksStore {
             states: states.iter().map(|s| s.to_string()).collect(),
             key_groups: o.key_groups,
             key: Vec::with_capacity(64),
+            block_trace_on: false,
         })
     }
 
@@ -144,15 +146,18 @@ impl RocksStore {
     /// format [`cachesim::trace::rocksdb`] reads). `sampling` keeps the
     /// blocks whose key hash is divisible by it (1 = every access), so a
     /// sampled block keeps its whole access history.
-    pub fn start_block_cache_trace(&self, path: &Path, sampling: u64) -> Result<(), StateError> {
+    pub fn start_block_cache_trace(&mut self, path: &Path, sampling: u64) -> Result<(), StateError> {
         let mut opts = BlockCacheTraceOptions::default();
         opts.set_sampling_frequency(sampling.max(1));
         let writer = BlockCacheTraceWriterOptions::default();
-        self.db.start_block_cache_trace(&opts, &writer, path).map_err(|e| rocks(&self.dir, e))
+        self.db.start_block_cache_trace(&opts, &writer, path).map_err(|e| rocks(&self.dir, e))?;
+        self.block_trace_on = true;
+        Ok(())
     }
 
     /// Stops the block-cache tracer and closes its file.
-    pub fn end_block_cache_trace(&self) -> Result<(), StateError> {
+    pub fn end_block_cache_trace(&mut self) -> Result<(), StateError> {
+        self.block_trace_on = false;
         self.db.end_block_cache_trace().map_err(|e| rocks(&self.dir, e))
     }
 
@@ -233,6 +238,26 @@ impl StateStore for RocksStore {
         for s in 0..self.states.len() {
             let cf = self.cf(StateId(s as u16))?;
             self.db.delete_range_cf_opt(cf, &from, &to, &self.write).map_err(|e| rocks(&self.dir, e))?;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Option<StoreStats> {
+        let prop = |name| self.property(name).unwrap_or(0);
+        Some(StoreStats {
+            block_cache_hits: self.ticker(Ticker::BlockCacheHit),
+            block_cache_misses: self.ticker(Ticker::BlockCacheMiss),
+            disk_read_bytes: self.ticker(Ticker::LastLevelReadBytes) + self.ticker(Ticker::NonLastLevelReadBytes),
+            memtable_bytes: prop("rocksdb.cur-size-all-mem-tables"),
+            sst_bytes: prop("rocksdb.live-sst-files-size"),
+            estimated_keys: prop("rocksdb.estimate-num-keys"),
+        })
+    }
+
+    fn finish(&mut self) -> Result<(), StateError> {
+        if self.block_trace_on {
+            self.block_trace_on = false;
+            self.end_block_cache_trace()?;
         }
         Ok(())
     }

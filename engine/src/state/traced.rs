@@ -208,6 +208,15 @@ impl<S: StateStore> StateStore for Traced<S> {
     fn delete_key_groups(&mut self, groups: std::ops::RangeInclusive<u16>) -> Result<(), StateError> {
         self.inner.delete_key_groups(groups)
     }
+
+    fn stats(&self) -> Option<super::StoreStats> {
+        self.inner.stats()
+    }
+
+    fn finish(&mut self) -> Result<(), StateError> {
+        self.recorder.flush();
+        self.inner.finish()
+    }
 }
 
 #[cfg(test)]

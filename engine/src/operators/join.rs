@@ -1,0 +1,270 @@
+//! Stream-stream joins on insert-only inputs: the regular (unbounded) join,
+//! the interval join, and the tumbling-window join.
+//!
+//! A row's side is its tag (0 left, 1 right), not its input port: both
+//! sides may arrive over one keyed input (two tables of one source, as in
+//! Nexmark) or over two.
+
+use std::sync::Arc;
+
+use super::window::KeyOf;
+use crate::row::{self, Row, Value};
+use crate::runtime::{Context, OpError, Operator};
+use crate::state::StateId;
+
+/// Builds the joined row from (left, right), or drops the pair (a residual
+/// non-equi condition).
+pub type JoinOutput = Arc<dyn Fn(&Row, &Row) -> Option<Row> + Send + Sync>;
+
+/// An unbounded inner equi-join: each side keeps every row it has seen, as
+/// Flink's regular join does for append-only inputs without a unique key
+/// (per join key, a map from row to its multiplicity). Port 0 is the left
+/// input, port 1 the right.
+pub struct RegularJoin {
+    keys: [KeyOf; 2],
+    output: JoinOutput,
+    prefix: Vec<u8>,
+    entry: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl RegularJoin {
+    /// The state names this operator needs: one per side.
+    pub const STATES: &'static [&'static str] = &["left", "right"];
+
+    /// A join on `left_key(l) == right_key(r)`.
+    pub fn new(left_key: KeyOf, right_key: KeyOf, output: JoinOutput) -> RegularJoin {
+        RegularJoin { keys: [left_key, right_key], output, prefix: Vec::new(), entry: Vec::new(), value: Vec::new() }
+    }
+}
+
+impl Operator for RegularJoin {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        let side = side_of(&row);
+        let (mine, other) = (StateId(side as u16), StateId(1 - side as u16));
+        self.prefix.clear();
+        row::encode(&(self.keys[side])(&row), &mut self.prefix);
+        self.entry.clear();
+        self.entry.extend_from_slice(&self.prefix);
+        row::encode(&row.cols, &mut self.entry);
+        let count = if ctx.get(mine, &self.entry, &mut self.value)? { read_count(&self.value) } else { 0 };
+        ctx.put(mine, &self.entry, &(count + 1).to_be_bytes())?;
+        let plen = self.prefix.len();
+        let mut matches: Vec<(Row, u32)> = Vec::new();
+        let mut bad = None;
+        ctx.scan(other, &self.prefix, &mut |k, v| {
+            match row::decode(&k[plen..]) {
+                Ok(cols) => matches.push((Row::insert(0, 0, cols), read_count(v))),
+                Err(e) => bad = Some(e),
+            }
+            bad.is_none()
+        })?;
+        if let Some(e) = bad {
+            return Err(e.into());
+        }
+        for (mut o, n) in matches {
+            o.ts = row.ts;
+            let (l, r) = if side == 0 { (&row, &o) } else { (&o, &row) };
+            if let Some(mut out) = (self.output)(l, r) {
+                out.ts = l.ts.max(r.ts);
+                for _ in 1..n {
+                    ctx.emit(out.clone());
+                }
+                ctx.emit(out);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The join side of a row: its tag.
+fn side_of(row: &Row) -> usize {
+    (row.tag as usize).min(1)
+}
+
+fn read_count(v: &[u8]) -> u32 {
+    v.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0)
+}
+
+/// An inner equi-join where a right row at time `t_r` matches left rows
+/// with times in `[t_r − lower, t_r + upper]`. Each side is kept only as
+/// long as the watermark says a partner can still arrive, in buckets of one
+/// millisecond per key (Flink's interval join layout).
+pub struct IntervalJoin {
+    keys: [KeyOf; 2],
+    lower: u64,
+    upper: u64,
+    output: JoinOutput,
+    prefix: Vec<u8>,
+    entry: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl IntervalJoin {
+    /// The state names this operator needs.
+    pub const STATES: &'static [&'static str] = &["left", "right"];
+
+    /// Left row at `t_l` joins right row at `t_r` when
+    /// `t_r − lower <= t_l <= t_r + upper`.
+    pub fn new(left_key: KeyOf, right_key: KeyOf, lower: u64, upper: u64, output: JoinOutput) -> IntervalJoin {
+        IntervalJoin {
+            keys: [left_key, right_key],
+            lower,
+            upper,
+            output,
+            prefix: Vec::new(),
+            entry: Vec::new(),
+            value: Vec::new(),
+        }
+    }
+}
+
+impl Operator for IntervalJoin {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        let side = side_of(&row);
+        let (mine, other) = (StateId(side as u16), StateId(1 - side as u16));
+        self.prefix.clear();
+        row::encode(&(self.keys[side])(&row), &mut self.prefix);
+        // Append the row to its (key, time) bucket.
+        self.entry.clear();
+        self.entry.extend_from_slice(&self.prefix);
+        row::encode_int(row.ts as i64, &mut self.entry);
+        ctx.get(mine, &self.entry, &mut self.value)?;
+        let mut rows = self.value.clone();
+        let mut one = Vec::new();
+        row::encode(&row.cols, &mut one);
+        rows.extend_from_slice(&(one.len() as u32).to_be_bytes());
+        rows.extend_from_slice(&one);
+        ctx.put(mine, &self.entry, &rows)?;
+        // A row is useless once no partner can arrive: the other side's
+        // rows of interest are all at or before this time.
+        let horizon = if side == 0 { row.ts + self.lower } else { row.ts + self.upper };
+        let key = self.entry.clone();
+        ctx.timer(horizon + 1, &[&[side as u8][..], &key].concat());
+        // Partners: times in the window this row accepts.
+        let (from, to) = if side == 0 {
+            (row.ts.saturating_sub(self.upper), row.ts + self.lower)
+        } else {
+            (row.ts.saturating_sub(self.lower), row.ts + self.upper)
+        };
+        let plen = self.prefix.len();
+        let mut partners: Vec<(u64, Vec<u8>)> = Vec::new();
+        ctx.scan(other, &self.prefix, &mut |k, v| {
+            let t = row::decode_one(k, plen).map(|(v, _)| v.int() as u64).unwrap_or(u64::MAX);
+            if t > to {
+                return false;
+            }
+            if t >= from {
+                partners.push((t, v.to_vec()));
+            }
+            true
+        })?;
+        for (t, bucket) in partners {
+            for cols in split_bucket(&bucket)? {
+                let o = Row::insert(t, 0, cols);
+                let (l, r) = if side == 0 { (&row, &o) } else { (&o, &row) };
+                if let Some(mut out) = (self.output)(l, r) {
+                    out.ts = l.ts.max(r.ts);
+                    ctx.emit(out);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, _time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        if let Some((&side, entry)) = key.split_first() {
+            ctx.delete(StateId(side as u16), entry)?;
+        }
+        Ok(())
+    }
+}
+
+/// The rows of a time bucket: `u32 length | encoded row` repeated.
+fn split_bucket(bucket: &[u8]) -> Result<Vec<Vec<Value>>, OpError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bucket.len() {
+        let len = bucket
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or(row::DecodeError { offset: at, reason: "truncated bucket" })?;
+        let body = bucket.get(at + 4..at + 4 + len).ok_or(row::DecodeError { offset: at, reason: "truncated row" })?;
+        out.push(row::decode(body)?);
+        at += 4 + len;
+    }
+    Ok(out)
+}
+
+/// Builds a window join's row from (left columns, right columns, window
+/// start, window end).
+pub type WindowJoinOutput = Arc<dyn Fn(&[Value], &[Value], u64, u64) -> Row + Send + Sync>;
+
+/// An inner join of two inputs grouped by key and tumbling window: per
+/// window, each side's distinct rows for a key are kept until the window
+/// ends, then every left row meets every right row (Flink's window join
+/// over two window aggregates).
+pub struct WindowJoin {
+    size: u64,
+    keys: [KeyOf; 2],
+    output: WindowJoinOutput,
+    entry: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl WindowJoin {
+    /// The state names this operator needs.
+    pub const STATES: &'static [&'static str] = &["left", "right"];
+
+    /// Joins rows of equal key in the same `size` ms tumbling window;
+    /// `output(left cols, right cols, start, end)` builds the result.
+    pub fn new(size: u64, left_key: KeyOf, right_key: KeyOf, output: WindowJoinOutput) -> WindowJoin {
+        WindowJoin { size, keys: [left_key, right_key], output, entry: Vec::new(), value: Vec::new() }
+    }
+
+    fn side_rows(&mut self, side: u16, prefix: &[u8], ctx: &mut Context) -> Result<Vec<Vec<u8>>, OpError> {
+        let mut rows = Vec::new();
+        let plen = prefix.len();
+        ctx.scan(StateId(side), prefix, &mut |k, _| {
+            rows.push(k[plen..].to_vec());
+            true
+        })?;
+        for r in &rows {
+            let mut k = prefix.to_vec();
+            k.extend_from_slice(r);
+            ctx.delete(StateId(side), &k)?;
+        }
+        Ok(rows)
+    }
+}
+
+impl Operator for WindowJoin {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        let side = side_of(&row);
+        let end = row.ts - row.ts % self.size + self.size;
+        // Entry: [end, key] ++ row (a set: duplicates collapse, as GROUP BY).
+        self.entry.clear();
+        row::encode_int(end as i64, &mut self.entry);
+        row::encode(&(self.keys[side])(&row), &mut self.entry);
+        let timer_key = self.entry.clone();
+        row::encode(&row.cols, &mut self.entry);
+        ctx.put(StateId(side as u16), &self.entry, &[])?;
+        ctx.timer(end - 1, &timer_key);
+        let _ = &self.value;
+        Ok(())
+    }
+
+    fn on_timer(&mut self, _time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        let end = row::decode_one(key, 0)?.0.int() as u64;
+        let left = self.side_rows(0, key, ctx)?;
+        let right = self.side_rows(1, key, ctx)?;
+        for l in &left {
+            let l = row::decode(l)?;
+            for r in &right {
+                let r = row::decode(r)?;
+                ctx.emit((self.output)(&l, &r, end - self.size, end));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! Ranking operators: keep-last deduplication, top-N per key, and the
+//! "rows that reach the window's maximum" filter.
+//!
+//! Flink breaks ties by arrival order, which differs between runs at
+//! parallelism above one. These operators break ties by a total order on
+//! the row instead (documented per operator), so a query's result is the
+//! same at every parallelism and can be checked exactly.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::window::KeyOf;
+use crate::row::{self, Row, RowKind, Value};
+use crate::runtime::{Context, OpError, Operator};
+use crate::state::StateId;
+
+const STATE: StateId = StateId(0);
+
+/// `ROW_NUMBER() OVER (PARTITION BY key ORDER BY time DESC) = 1`: keeps
+/// the latest row per key; of two rows with the same time, the one whose
+/// encoding sorts last.
+pub struct Deduplicate {
+    key: KeyOf,
+    state_key: Vec<u8>,
+    value: Vec<u8>,
+    encoded: Vec<u8>,
+}
+
+impl Deduplicate {
+    /// The state names this operator needs.
+    pub const STATES: &'static [&'static str] = &["last"];
+
+    /// Keep-last deduplication per `key`.
+    pub fn new(key: KeyOf) -> Deduplicate {
+        Deduplicate { key, state_key: Vec::new(), value: Vec::new(), encoded: Vec::new() }
+    }
+}
+
+impl Operator for Deduplicate {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        self.state_key.clear();
+        row::encode(&(self.key)(&row), &mut self.state_key);
+        // Stored: [time] ++ row, so comparing encodings compares (time, row).
+        self.encoded.clear();
+        row::encode_int(row.ts as i64, &mut self.encoded);
+        row::encode(&row.cols, &mut self.encoded);
+        if ctx.get(STATE, &self.state_key, &mut self.value)? {
+            if self.encoded <= self.value {
+                return Ok(());
+            }
+            let (t, at) = row::decode_one(&self.value, 0)?;
+            let old = row::decode(&self.value[at..])?;
+            ctx.emit(Row { kind: RowKind::Retract, ts: t.int() as u64, tag: 0, cols: old });
+        }
+        ctx.put(STATE, &self.state_key, &self.encoded)?;
+        ctx.emit(row);
+        Ok(())
+    }
+}
+
+/// Orders two rows' columns: `Less` ranks first.
+pub type RowOrder = Arc<dyn Fn(&[Value], &[Value]) -> Ordering + Send + Sync>;
+
+/// `ROW_NUMBER() OVER (PARTITION BY key ORDER BY ...) <= n` on insert-only
+/// input: keeps the best `n` rows per key and emits the rank changes
+/// (retract the old ranked row, insert the new one), with the rank number
+/// appended as the last column.
+pub struct TopN {
+    key: KeyOf,
+    n: usize,
+    order: RowOrder,
+    state_key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl TopN {
+    /// The state names this operator needs.
+    pub const STATES: &'static [&'static str] = &["topn"];
+
+    /// The best `n` rows per `key` by `order`.
+    pub fn new(key: KeyOf, n: usize, order: RowOrder) -> TopN {
+        TopN { key, n, order, state_key: Vec::new(), value: Vec::new() }
+    }
+
+    fn ranked(cols: &[Value], rank: usize, kind: RowKind, ts: u64) -> Row {
+        let mut c = cols.to_vec();
+        c.push(Value::Int(rank as i64));
+        Row { kind, ts, tag: 0, cols: c }
+    }
+}
+
+impl Operator for TopN {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        self.state_key.clear();
+        row::encode(&(self.key)(&row), &mut self.state_key);
+        let old: Vec<Vec<Value>> =
+            if ctx.get(STATE, &self.state_key, &mut self.value)? { split_rows(&self.value)? } else { Vec::new() };
+        let pos = old.partition_point(|o| (self.order)(o, &row.cols) != Ordering::Greater);
+        if pos >= self.n {
+            return Ok(());
+        }
+        let mut new = old.clone();
+        new.insert(pos, row.cols.clone());
+        new.truncate(self.n);
+        for (i, o) in old.iter().enumerate().skip(pos) {
+            ctx.emit(TopN::ranked(o, i + 1, RowKind::Retract, row.ts));
+        }
+        for (i, o) in new.iter().enumerate().skip(pos) {
+            ctx.emit(TopN::ranked(o, i + 1, RowKind::Insert, row.ts));
+        }
+        self.value.clear();
+        for r in &new {
+            let mut one = Vec::new();
+            row::encode(r, &mut one);
+            self.value.extend_from_slice(&(one.len() as u32).to_be_bytes());
+            self.value.extend_from_slice(&one);
+        }
+        ctx.put(STATE, &self.state_key, &self.value)?;
+        Ok(())
+    }
+}
+
+/// Rows stored as `u32 length | encoded row`, repeated.
+fn split_rows(bytes: &[u8]) -> Result<Vec<Vec<Value>>, OpError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or(row::DecodeError { offset: at, reason: "truncated row list" })?;
+        let body = bytes.get(at + 4..at + 4 + len).ok_or(row::DecodeError { offset: at, reason: "truncated row" })?;
+        out.push(row::decode(body)?);
+        at += 4 + len;
+    }
+    Ok(out)
+}
+
+/// Per window (keyed by its end), the rows whose `value` column reaches the
+/// window's maximum, emitted when the window's input is complete (Nexmark
+/// q5's join of counts with their maximum). Input columns: `id` column,
+/// `value` column and the window end in column `end`; output `[id, value]`.
+pub struct WindowMaxFilter {
+    id: usize,
+    value_col: usize,
+    end: usize,
+    entry: Vec<u8>,
+}
+
+impl WindowMaxFilter {
+    /// The state names this operator needs.
+    pub const STATES: &'static [&'static str] = &["candidates"];
+
+    /// Keeps rows with `value >= max(value)` per window end.
+    pub fn new(id: usize, value_col: usize, end: usize) -> WindowMaxFilter {
+        WindowMaxFilter { id, value_col, end, entry: Vec::new() }
+    }
+}
+
+impl Operator for WindowMaxFilter {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        let end = row.int(self.end);
+        self.entry.clear();
+        row::encode_int(end, &mut self.entry);
+        let timer_key = self.entry.clone();
+        row::encode(&[row.col(self.id).clone()], &mut self.entry);
+        let mut v = Vec::new();
+        row::encode(&[row.col(self.value_col).clone()], &mut v);
+        ctx.put(STATE, &self.entry, &v)?;
+        ctx.timer((end as u64).saturating_sub(1), &timer_key);
+        Ok(())
+    }
+
+    fn on_timer(&mut self, time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        let mut rows: Vec<(Vec<u8>, Value, Value)> = Vec::new();
+        let mut bad = None;
+        ctx.scan(STATE, key, &mut |k, v| {
+            match (row::decode_one(k, key.len()), row::decode_one(v, 0)) {
+                (Ok((id, _)), Ok((n, _))) => rows.push((k.to_vec(), id, n)),
+                (Err(e), _) | (_, Err(e)) => bad = Some(e),
+            }
+            bad.is_none()
+        })?;
+        if let Some(e) = bad {
+            return Err(e.into());
+        }
+        let max = rows.iter().map(|r| r.2.int()).max().unwrap_or(i64::MIN);
+        for (k, id, n) in rows {
+            if n.int() >= max {
+                ctx.emit(Row::insert(time, 0, vec![id, n]));
+            }
+            ctx.delete(STATE, &k)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,262 @@
+//! Window aggregates: tumbling and hopping windows in event time, tumbling
+//! windows in processing time, and session windows.
+//!
+//! State holds one accumulator per (key, window); a timer at the window's
+//! last millisecond (`end − 1`, as Flink's `maxTimestamp`) emits the result
+//! and clears the state. Results carry event time `end − 1`.
+
+use std::sync::Arc;
+
+use super::agg::Aggregates;
+use crate::row::{self, Row, Value};
+use crate::runtime::{Context, OpError, Operator};
+use crate::state::StateId;
+
+/// The key of a row, as values.
+pub type KeyOf = Arc<dyn Fn(&Row) -> Vec<Value> + Send + Sync>;
+/// Builds an output row from (key, window start, window end, aggregate
+/// values).
+pub type WindowOutput = Arc<dyn Fn(&[Value], u64, u64, &[Value]) -> Row + Send + Sync>;
+
+/// How rows are assigned to windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Windows {
+    /// Event-time windows `[k·size, (k+1)·size)`.
+    Tumble {
+        /// Window length, ms.
+        size: u64,
+    },
+    /// Event-time windows of `size` starting every `slide`.
+    Hop {
+        /// Window length, ms.
+        size: u64,
+        /// Distance between window starts, ms.
+        slide: u64,
+    },
+    /// Processing-time tumbling windows (by the wall clock when the row
+    /// arrives).
+    ProcTumble {
+        /// Window length, ms.
+        size: u64,
+    },
+}
+
+impl Windows {
+    fn size(self) -> u64 {
+        match self {
+            Windows::Tumble { size } | Windows::Hop { size, .. } | Windows::ProcTumble { size } => size,
+        }
+    }
+
+    /// The starts of the windows containing time `t`.
+    pub fn starts(self, t: u64, out: &mut Vec<u64>) {
+        out.clear();
+        match self {
+            Windows::Tumble { size } | Windows::ProcTumble { size } => out.push(t - t % size),
+            Windows::Hop { size, slide } => {
+                let last = t - t % slide;
+                let mut s = last;
+                loop {
+                    out.push(s);
+                    if s < slide || s + size <= t + slide {
+                        break;
+                    }
+                    s -= slide;
+                }
+                out.retain(|&s| s <= t && t < s + size);
+                out.reverse();
+            }
+        }
+    }
+}
+
+const WINDOW: StateId = StateId(0);
+
+/// Aggregates per key and window.
+pub struct WindowAggregate {
+    windows: Windows,
+    key: KeyOf,
+    aggs: Aggregates,
+    output: WindowOutput,
+    starts: Vec<u64>,
+    state_key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl WindowAggregate {
+    /// The state names this operator needs.
+    pub const STATES: &'static [&'static str] = &["window"];
+
+    /// An operator computing `aggs` per `key` and window.
+    pub fn new(windows: Windows, key: KeyOf, aggs: Aggregates, output: WindowOutput) -> WindowAggregate {
+        WindowAggregate { windows, key, aggs, output, starts: Vec::new(), state_key: Vec::new(), value: Vec::new() }
+    }
+
+    fn fire(&mut self, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        if !ctx.get(WINDOW, key, &mut self.value)? {
+            return Ok(());
+        }
+        let acc = self.aggs.decode(&self.value)?;
+        let mut parts = row::decode(key)?;
+        let end = parts.pop().map(|v| v.int() as u64).unwrap_or(0);
+        let start = end - self.windows.size();
+        ctx.emit((self.output)(&parts, start, end, Aggregates::values(&acc)));
+        ctx.delete(WINDOW, key)?;
+        Ok(())
+    }
+}
+
+impl Operator for WindowAggregate {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        let t = match self.windows {
+            Windows::ProcTumble { .. } => ctx.now_ms(),
+            _ => row.ts,
+        };
+        let key = (self.key)(&row);
+        let mut starts = std::mem::take(&mut self.starts);
+        self.windows.starts(t, &mut starts);
+        for &start in &starts {
+            let end = start + self.windows.size();
+            self.state_key.clear();
+            row::encode(&key, &mut self.state_key);
+            row::encode_int(end as i64, &mut self.state_key);
+            let mut acc = if ctx.get(WINDOW, &self.state_key, &mut self.value)? {
+                self.aggs.decode(&self.value)?
+            } else {
+                self.aggs.init()
+            };
+            self.aggs.apply(&mut acc, &row, 1);
+            self.value.clear();
+            row::encode(&acc, &mut self.value);
+            ctx.put(WINDOW, &self.state_key, &self.value)?;
+            match self.windows {
+                Windows::ProcTumble { .. } => ctx.processing_timer(end - 1, &self.state_key),
+                _ => ctx.timer(end - 1, &self.state_key),
+            }
+        }
+        self.starts = starts;
+        Ok(())
+    }
+
+    fn on_timer(&mut self, _time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        self.fire(key, ctx)
+    }
+
+    fn on_processing_timer(&mut self, _time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        self.fire(key, ctx)
+    }
+}
+
+const SESSIONS: StateId = StateId(0);
+
+/// Aggregates per key and session (a run of rows with gaps below `gap`;
+/// a session ends `gap` after its last row).
+pub struct SessionAggregate {
+    gap: u64,
+    key: KeyOf,
+    aggs: Aggregates,
+    output: WindowOutput,
+    state_key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+impl SessionAggregate {
+    /// The state names this operator needs.
+    pub const STATES: &'static [&'static str] = &["sessions"];
+
+    /// An operator computing `aggs` per `key` and session.
+    pub fn new(gap: u64, key: KeyOf, aggs: Aggregates, output: WindowOutput) -> SessionAggregate {
+        SessionAggregate { gap, key, aggs, output, state_key: Vec::new(), value: Vec::new() }
+    }
+
+    /// Open sessions of the key in `self.state_key`: (start, end, acc).
+    fn load(&mut self, ctx: &mut Context) -> Result<Vec<(u64, u64, Vec<Value>)>, OpError> {
+        if !ctx.get(SESSIONS, &self.state_key, &mut self.value)? {
+            return Ok(Vec::new());
+        }
+        let flat = row::decode(&self.value)?;
+        let w = self.aggs.width() + 2;
+        if flat.len() % w != 0 {
+            return Err(crate::row::DecodeError { offset: 0, reason: "session list of the wrong width" }.into());
+        }
+        Ok(flat.chunks(w).map(|c| (c[0].int() as u64, c[1].int() as u64, c[2..].to_vec())).collect())
+    }
+
+    fn store(&mut self, sessions: &[(u64, u64, Vec<Value>)], ctx: &mut Context) -> Result<(), OpError> {
+        if sessions.is_empty() {
+            ctx.delete(SESSIONS, &self.state_key)?;
+            return Ok(());
+        }
+        self.value.clear();
+        for (s, e, acc) in sessions {
+            row::encode(&[Value::Int(*s as i64), Value::Int(*e as i64)], &mut self.value);
+            row::encode(acc, &mut self.value);
+        }
+        ctx.put(SESSIONS, &self.state_key, &self.value)?;
+        Ok(())
+    }
+}
+
+impl Operator for SessionAggregate {
+    fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
+        let key = (self.key)(&row);
+        self.state_key.clear();
+        row::encode(&key, &mut self.state_key);
+        let sessions = self.load(ctx)?;
+        let (mut start, mut end) = (row.ts, row.ts + self.gap);
+        let mut acc = self.aggs.init();
+        self.aggs.apply(&mut acc, &row, 1);
+        let mut kept = Vec::with_capacity(sessions.len() + 1);
+        for (s, e, a) in sessions {
+            if s < end && start < e {
+                start = start.min(s);
+                end = end.max(e);
+                self.aggs.merge(&mut acc, &a);
+            } else {
+                kept.push((s, e, a));
+            }
+        }
+        kept.push((start, end, acc));
+        kept.sort_by_key(|s| s.0);
+        self.store(&kept, ctx)?;
+        let k = self.state_key.clone();
+        ctx.timer(end - 1, &k);
+        Ok(())
+    }
+
+    fn on_timer(&mut self, time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        self.state_key.clear();
+        self.state_key.extend_from_slice(key);
+        let sessions = self.load(ctx)?;
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        let parts = row::decode(key)?;
+        let mut left = Vec::new();
+        for (s, e, acc) in sessions {
+            if e - 1 <= time {
+                ctx.emit((self.output)(&parts, s, e, Aggregates::values(&acc)));
+            } else {
+                left.push((s, e, acc));
+            }
+        }
+        self.store(&left, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_windows_cover_a_time_exactly() {
+        let w = Windows::Hop { size: 10, slide: 2 };
+        let mut s = Vec::new();
+        w.starts(13, &mut s);
+        assert_eq!(s, vec![4, 6, 8, 10, 12]);
+        w.starts(3, &mut s);
+        assert_eq!(s, vec![0, 2]);
+        Windows::Tumble { size: 10 }.starts(19, &mut s);
+        assert_eq!(s, vec![10]);
+    }
+}

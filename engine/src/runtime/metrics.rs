@@ -1,0 +1,245 @@
+//! Live metrics of a running job, per operator subtask: record counts,
+//! DS2's useful time (busy time excluding waits on input and output),
+//! backpressure, state-access latency histograms and RocksDB statistics.
+//!
+//! Subtask threads write counters with relaxed atomics once per batch and
+//! merge their latency histograms into the shared ones a few times a second,
+//! so readers (the Prometheus endpoint, snapshots, the end-of-run summary)
+//! never slow the record path.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::state::cache::OperatorCache;
+use crate::state::{StateError, StateId, StateStore, StoreStats};
+
+/// Latencies are recorded in nanoseconds up to one minute, 3 significant
+/// digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Get and put latency histograms.
+#[derive(Clone)]
+pub struct StateLatency {
+    /// Reads (get and scan).
+    pub get: Histogram<u64>,
+    /// Writes (put and delete).
+    pub put: Histogram<u64>,
+}
+
+impl Default for StateLatency {
+    fn default() -> StateLatency {
+        StateLatency { get: latency_histogram(), put: latency_histogram() }
+    }
+}
+
+impl StateLatency {
+    fn add(&mut self, other: &StateLatency) {
+        // Both use the same bounds, so adding cannot fail.
+        let _ = self.get.add(&other.get);
+        let _ = self.put.add(&other.put);
+    }
+
+    fn reset(&mut self) {
+        self.get.reset();
+        self.put.reset();
+    }
+}
+
+/// Counters of one operator subtask.
+pub struct SubtaskMetrics {
+    /// Operator (stage) name.
+    pub operator: String,
+    /// Subtask index.
+    pub subtask: u32,
+    /// Rows received.
+    pub records_in: AtomicU64,
+    /// Rows emitted.
+    pub records_out: AtomicU64,
+    /// Nanoseconds spent processing (DS2 useful time).
+    pub useful_ns: AtomicU64,
+    /// Nanoseconds spent waiting for input.
+    pub idle_ns: AtomicU64,
+    /// Nanoseconds blocked on a full output channel.
+    pub backpressure_ns: AtomicU64,
+    /// Set when the subtask has finished.
+    pub finished: AtomicU64,
+    latency_total: Mutex<StateLatency>,
+    latency_recent: Mutex<StateLatency>,
+    store: Mutex<StoreStats>,
+}
+
+impl SubtaskMetrics {
+    pub(crate) fn new(operator: &str, subtask: u32) -> SubtaskMetrics {
+        SubtaskMetrics {
+            operator: operator.to_string(),
+            subtask,
+            records_in: AtomicU64::new(0),
+            records_out: AtomicU64::new(0),
+            useful_ns: AtomicU64::new(0),
+            idle_ns: AtomicU64::new(0),
+            backpressure_ns: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            latency_total: Mutex::new(StateLatency::default()),
+            latency_recent: Mutex::new(StateLatency::default()),
+            store: Mutex::new(StoreStats::default()),
+        }
+    }
+
+    /// State latencies since the start of the run.
+    pub fn latency_total(&self) -> StateLatency {
+        self.latency_total.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// State latencies since the last call (for interval quantiles).
+    pub fn take_latency_recent(&self) -> StateLatency {
+        match self.latency_recent.lock() {
+            Ok(mut l) => {
+                let out = l.clone();
+                l.reset();
+                out
+            }
+            Err(_) => StateLatency::default(),
+        }
+    }
+
+    /// The state backend's statistics as last published.
+    pub fn store(&self) -> StoreStats {
+        self.store.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    fn publish(&self, local: &mut StateLatency, stats: Option<StoreStats>) {
+        if let Ok(mut t) = self.latency_total.lock() {
+            t.add(local);
+        }
+        if let Ok(mut r) = self.latency_recent.lock() {
+            r.add(local);
+        }
+        local.reset();
+        if let (Some(s), Ok(mut mine)) = (stats, self.store.lock()) {
+            *mine = s;
+        }
+    }
+}
+
+/// One operator's shared pieces: its block cache (RocksDB state only).
+pub struct OperatorMetrics {
+    /// Operator (stage) name.
+    pub name: String,
+    /// Whether the operator keeps keyed state.
+    pub stateful: bool,
+    /// Its block cache, when its state is in RocksDB.
+    pub cache: Option<OperatorCache>,
+    /// Its subtasks.
+    pub subtasks: Vec<Arc<SubtaskMetrics>>,
+}
+
+/// Every metric of a job; shared with exporters while the job runs.
+pub struct JobMetrics {
+    /// When the job started.
+    pub started: Instant,
+    /// Operators in topological order.
+    pub operators: Vec<OperatorMetrics>,
+    /// Rows that reached the sinks.
+    pub results: AtomicU64,
+    /// Source events emitted.
+    pub events: AtomicU64,
+    /// End-to-end latency of rows reaching the sinks (source emission to
+    /// sink), nanoseconds.
+    pub e2e_latency: Mutex<Histogram<u64>>,
+}
+
+impl JobMetrics {
+    /// End-to-end latency histogram so far.
+    pub fn e2e_latency(&self) -> Histogram<u64> {
+        self.e2e_latency.lock().map(|h| h.clone()).unwrap_or_else(|_| latency_histogram())
+    }
+}
+
+/// How often a subtask publishes histograms and store statistics.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// A [`StateStore`] wrapper that times every access into local histograms
+/// and publishes them (with the store's statistics) a few times a second.
+pub(crate) struct Timed<S> {
+    inner: S,
+    local: StateLatency,
+    metrics: Arc<SubtaskMetrics>,
+    last_publish: Instant,
+}
+
+impl<S: StateStore> Timed<S> {
+    pub fn new(inner: S, metrics: Arc<SubtaskMetrics>) -> Timed<S> {
+        Timed { inner, local: StateLatency::default(), metrics, last_publish: Instant::now() }
+    }
+
+    /// Publishes if due (or always with `force`).
+    pub fn maybe_publish(&mut self, force: bool) {
+        if force || self.last_publish.elapsed() >= PUBLISH_EVERY {
+            let stats = self.inner.stats();
+            self.metrics.publish(&mut self.local, stats);
+            self.last_publish = Instant::now();
+        }
+    }
+}
+
+fn record(h: &mut Histogram<u64>, since: Instant) {
+    h.saturating_record((since.elapsed().as_nanos() as u64).max(1));
+}
+
+impl<S: StateStore> StateStore for Timed<S> {
+    fn get(&mut self, state: StateId, kg: u16, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError> {
+        let t = Instant::now();
+        let r = self.inner.get(state, kg, key, value);
+        record(&mut self.local.get, t);
+        r
+    }
+
+    fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        let t = Instant::now();
+        let r = self.inner.put(state, kg, key, value);
+        record(&mut self.local.put, t);
+        r
+    }
+
+    fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
+        let t = Instant::now();
+        let r = self.inner.delete(state, kg, key);
+        record(&mut self.local.put, t);
+        r
+    }
+
+    fn scan(
+        &mut self,
+        state: StateId,
+        kg: u16,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        let t = Instant::now();
+        let r = self.inner.scan(state, kg, prefix, f);
+        record(&mut self.local.get, t);
+        r
+    }
+
+    fn delete_key_groups(&mut self, groups: std::ops::RangeInclusive<u16>) -> Result<(), StateError> {
+        self.inner.delete_key_groups(groups)
+    }
+
+    fn stats(&self) -> Option<StoreStats> {
+        self.inner.stats()
+    }
+
+    fn finish(&mut self) -> Result<(), StateError> {
+        self.inner.finish()
+    }
+}
+
+/// Adds `d` to a nanosecond counter.
+pub(crate) fn add_ns(c: &AtomicU64, d: Duration) {
+    c.fetch_add(d.as_nanos() as u64, Relaxed);
+}

@@ -1,0 +1,132 @@
+//! What an operator sees: its input rows, its keyed state and its timers,
+//! through a [`Context`]. Routing, key groups and state placement belong to
+//! the runtime.
+
+use std::collections::BTreeSet;
+
+use crate::row::{DecodeError, Row};
+use crate::state::{StateError, StateId, StateStore};
+
+/// Why an operator failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// The state backend failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// State held bytes that do not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// A stateful or stateless stream operator (one instance per subtask).
+///
+/// Event-time timers fire in time order once the watermark reaches them,
+/// with the context set to the key group they were registered in; at the
+/// end of the input the watermark jumps to `u64::MAX`, so every pending
+/// timer fires and nothing is left behind.
+pub trait Operator: Send {
+    /// Handles one row arriving on input `port`.
+    fn process(&mut self, port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError>;
+
+    /// An event-time timer registered with [`Context::timer`] fired.
+    fn on_timer(&mut self, _time: u64, _key: &[u8], _ctx: &mut Context) -> Result<(), OpError> {
+        Ok(())
+    }
+
+    /// A processing-time timer registered with [`Context::processing_timer`]
+    /// fired (late timers fire at the end of the input).
+    fn on_processing_timer(&mut self, _time: u64, _key: &[u8], _ctx: &mut Context) -> Result<(), OpError> {
+        Ok(())
+    }
+}
+
+/// Pending timers of one subtask: (time, key group, key), ordered by time.
+#[derive(Default)]
+pub(crate) struct Timers {
+    pub event: BTreeSet<(u64, u16, Vec<u8>)>,
+    pub processing: BTreeSet<(u64, u16, Vec<u8>)>,
+}
+
+impl Timers {
+    /// Removes and returns the earliest timer at or before `time`.
+    pub fn pop_due(set: &mut BTreeSet<(u64, u16, Vec<u8>)>, time: u64) -> Option<(u64, u16, Vec<u8>)> {
+        match set.first() {
+            Some(t) if t.0 <= time => set.pop_first(),
+            _ => None,
+        }
+    }
+}
+
+/// An operator's view of the runtime while it handles one row or timer.
+pub struct Context<'a> {
+    pub(crate) key_group: u16,
+    pub(crate) watermark: u64,
+    pub(crate) state: &'a mut dyn StateStore,
+    pub(crate) out: &'a mut Vec<Row>,
+    pub(crate) timers: &'a mut Timers,
+}
+
+impl Context<'_> {
+    /// The key group of the current row or timer.
+    pub fn key_group(&self) -> u16 {
+        self.key_group
+    }
+
+    /// The current event-time watermark (0 before the first).
+    pub fn watermark(&self) -> u64 {
+        self.watermark
+    }
+
+    /// Reads `key` of the current key group in `state` into `value`.
+    pub fn get(&mut self, state: StateId, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError> {
+        self.state.get(state, self.key_group, key, value)
+    }
+
+    /// Writes `key` of the current key group.
+    pub fn put(&mut self, state: StateId, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.state.put(state, self.key_group, key, value)
+    }
+
+    /// Removes `key` of the current key group.
+    pub fn delete(&mut self, state: StateId, key: &[u8]) -> Result<(), StateError> {
+        self.state.delete(state, self.key_group, key)
+    }
+
+    /// Visits the entries of the current key group whose key starts with
+    /// `prefix`, in key order, while `f` returns `true`.
+    pub fn scan(
+        &mut self,
+        state: StateId,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StateError> {
+        self.state.scan(state, self.key_group, prefix, f)
+    }
+
+    /// Sends a row downstream.
+    pub fn emit(&mut self, row: Row) {
+        self.out.push(row);
+    }
+
+    /// Calls [`Operator::on_timer`] with `key` once the watermark reaches
+    /// `time` (registering the same timer twice fires it once).
+    pub fn timer(&mut self, time: u64, key: &[u8]) {
+        self.timers.event.insert((time, self.key_group, key.to_vec()));
+    }
+
+    /// Calls [`Operator::on_processing_timer`] at wall-clock `time` (ms
+    /// since the epoch).
+    pub fn processing_timer(&mut self, time: u64, key: &[u8]) {
+        self.timers.processing.insert((time, self.key_group, key.to_vec()));
+    }
+
+    /// Wall-clock time, ms since the epoch.
+    pub fn now_ms(&self) -> u64 {
+        now_ms()
+    }
+}
+
+/// Wall-clock time, ms since the epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
