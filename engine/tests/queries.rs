@@ -2,8 +2,6 @@
 //! backends, at parallelism 1 and 3 (the results as multisets, after
 //! applying retractions).
 
-mod common;
-
 use engine::nexmark::{NexmarkParams, Preset};
 use engine::queries::reference::{materialize, reference};
 use engine::queries::{build, Query, QueryConfig};
