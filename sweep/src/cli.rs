@@ -31,6 +31,14 @@ pub enum Command {
     Trace(TraceCommand),
     /// Measure simulator and MRC throughput (requests/s, one core).
     Bench(BenchArgs),
+    /// Run a Nexmark query on the engine (RocksDB state with direct I/O) and
+    /// report throughput, latency and per-operator cache behaviour.
+    ///
+    /// With no option, runs q20 over 1,000,000 events at parallelism 1 with
+    /// a 64 MiB block cache per operator, serving metrics on
+    /// 127.0.0.1:9249/metrics and writing summary.json and metrics
+    /// snapshots into out/run.
+    Run(RunArgs),
 }
 
 /// Trace format names.
@@ -289,4 +297,107 @@ pub struct BenchArgs {
     /// Write the figures as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+/// Where keyed state lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    /// RocksDB with direct I/O (what a Flink job with the RocksDB backend
+    /// does).
+    Rocksdb,
+    /// In-memory maps (no cache, no disk).
+    Memory,
+}
+
+/// What to run and how: shared by `run`, `profile` and `sweep`.
+#[derive(Args, Debug, Clone)]
+pub struct JobArgs {
+    /// Nexmark query: q0, q1, q2, q3, q4, q5, q7, q8, q11, q12, q17, q18,
+    /// q19, q20.
+    #[arg(long, default_value = "q20")]
+    pub query: String,
+    /// Events to generate (over all source subtasks). Default 1,000,000
+    /// unless --duration is given.
+    #[arg(long, conflicts_with = "duration")]
+    pub events: Option<u64>,
+    /// Run for this long, then drain (e.g. 30s, 2m, 1500ms).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Events per second over all sources (also spaces event timestamps).
+    /// Default: as fast as the job goes, timestamps 10,000 events/s apart.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Parallelism: one number for every operator, or per operator as
+    /// op=P pairs, or both: `2`, `join=3`, `2,join=3`.
+    #[arg(long, default_value = "1")]
+    pub parallelism: String,
+    /// Block cache per stateful operator (shared by its subtasks): `64MiB`,
+    /// `join=128MiB`, or `32MiB,join=128MiB`.
+    #[arg(long, default_value = "64MiB")]
+    pub cache: String,
+    /// RocksDB write buffer (memtable) size per state.
+    #[arg(long, default_value = "8MiB")]
+    pub write_buffer: String,
+    /// State backend.
+    #[arg(long, value_enum, default_value_t = StateArg::Rocksdb)]
+    pub state: StateArg,
+    /// Nexmark parameter preset: default (100 in-flight auctions, 1000
+    /// active people) or large-state (100,000 of each).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Auctions open at a time (overrides the preset).
+    #[arg(long)]
+    pub in_flight_auctions: Option<usize>,
+    /// People active at a time (overrides the preset).
+    #[arg(long)]
+    pub active_people: Option<usize>,
+    /// Maximum parallelism (number of key groups).
+    #[arg(long, default_value_t = 128)]
+    pub max_parallelism: u32,
+    /// Record every state access into this key trace (memscale format; a
+    /// `.zst` name compresses).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Sample the key trace spatially at this rate (SHARDS rule), 0 < R <= 1.
+    #[arg(long, default_value_t = 1.0, requires = "trace")]
+    pub trace_sample: f64,
+    /// Record RocksDB's own block-cache trace of every subtask's DB into
+    /// this directory (`<operator>.<subtask>.trace`).
+    #[arg(long, value_name = "DIR")]
+    pub block_trace: Option<PathBuf>,
+    /// Keep one block in N in the block trace (RocksDB's sampling: a kept
+    /// block keeps its whole history).
+    #[arg(long, default_value_t = 1, requires = "block_trace")]
+    pub block_trace_sampling: u64,
+    /// State directory (default: OUT/state). Must be on a disk that supports
+    /// O_DIRECT (not tmpfs).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Keep the state directory after the run.
+    #[arg(long)]
+    pub keep_state: bool,
+    /// Buffered I/O instead of direct I/O (the page cache then hides
+    /// block-cache misses; for experiments only).
+    #[arg(long)]
+    pub buffered_io: bool,
+}
+
+/// Options of `memscale run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Run directory: summary.json, metrics.csv, metrics.jsonl.
+    #[arg(long, default_value = "out/run")]
+    pub out: PathBuf,
+    /// Prometheus endpoint address, or `off`.
+    #[arg(long, default_value = "127.0.0.1:9249")]
+    pub metrics_addr: String,
+    /// Interval of the metrics snapshots written to the run directory.
+    #[arg(long, default_value = "1s")]
+    pub snapshot_interval: String,
+    /// Write the query's result rows (final result, after retractions) as
+    /// CSV.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
 }

@@ -4,9 +4,11 @@
 mod bench;
 mod cli;
 mod input;
+mod job;
 mod mrc_cmd;
 mod output;
 mod progress;
+mod run_cmd;
 mod sim_cmd;
 mod trace_cmd;
 
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         cli::Command::Mrc(a) => mrc_cmd::run(a),
         cli::Command::Trace(t) => trace_cmd::run(t),
         cli::Command::Bench(a) => bench::run(a),
+        cli::Command::Run(a) => run_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,14 +18,12 @@ pub type JoinOutput = Arc<dyn Fn(&Row, &Row) -> Option<Row> + Send + Sync>;
 
 /// An unbounded inner equi-join: each side keeps every row it has seen, as
 /// Flink's regular join does for append-only inputs without a unique key
-/// (per join key, a map from row to its multiplicity). Port 0 is the left
-/// input, port 1 the right.
+/// (per join key, a map from row to its multiplicity).
 pub struct RegularJoin {
     keys: [KeyOf; 2],
     output: JoinOutput,
     prefix: Vec<u8>,
     entry: Vec<u8>,
-    value: Vec<u8>,
 }
 
 impl RegularJoin {
@@ -34,7 +32,7 @@ impl RegularJoin {
 
     /// A join on `left_key(l) == right_key(r)`.
     pub fn new(left_key: KeyOf, right_key: KeyOf, output: JoinOutput) -> RegularJoin {
-        RegularJoin { keys: [left_key, right_key], output, prefix: Vec::new(), entry: Vec::new(), value: Vec::new() }
+        RegularJoin { keys: [left_key, right_key], output, prefix: Vec::new(), entry: Vec::new() }
     }
 }
 
@@ -47,14 +45,15 @@ impl Operator for RegularJoin {
         self.entry.clear();
         self.entry.extend_from_slice(&self.prefix);
         row::encode(&row.cols, &mut self.entry);
-        let count = if ctx.get(mine, &self.entry, &mut self.value)? { read_count(&self.value) } else { 0 };
-        ctx.put(mine, &self.entry, &(count + 1).to_be_bytes())?;
+        // The multiplicity of a row is the length of its value: one byte
+        // appended per copy, a write without a read.
+        ctx.merge(mine, &self.entry, &[1])?;
         let plen = self.prefix.len();
         let mut matches: Vec<(Row, u32)> = Vec::new();
         let mut bad = None;
         ctx.scan(other, &self.prefix, &mut |k, v| {
             match row::decode(&k[plen..]) {
-                Ok(cols) => matches.push((Row::insert(0, 0, cols), read_count(v))),
+                Ok(cols) => matches.push((Row::insert(0, 0, cols), v.len() as u32)),
                 Err(e) => bad = Some(e),
             }
             bad.is_none()
@@ -80,10 +79,6 @@ impl Operator for RegularJoin {
 /// The join side of a row: its tag.
 fn side_of(row: &Row) -> usize {
     (row.tag as usize).min(1)
-}
-
-fn read_count(v: &[u8]) -> u32 {
-    v.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0)
 }
 
 /// An inner equi-join where a right row at time `t_r` matches left rows
@@ -129,13 +124,12 @@ impl Operator for IntervalJoin {
         self.entry.clear();
         self.entry.extend_from_slice(&self.prefix);
         row::encode_int(row.ts as i64, &mut self.entry);
-        ctx.get(mine, &self.entry, &mut self.value)?;
-        let mut rows = self.value.clone();
-        let mut one = Vec::new();
-        row::encode(&row.cols, &mut one);
-        rows.extend_from_slice(&(one.len() as u32).to_be_bytes());
-        rows.extend_from_slice(&one);
-        ctx.put(mine, &self.entry, &rows)?;
+        self.value.clear();
+        self.value.extend_from_slice(&[0; 4]);
+        row::encode(&row.cols, &mut self.value);
+        let len = (self.value.len() - 4) as u32;
+        self.value[..4].copy_from_slice(&len.to_be_bytes());
+        ctx.merge(mine, &self.entry, &self.value)?;
         // A row is useless once no partner can arrive: the other side's
         // rows of interest are all at or before this time.
         let horizon = if side == 0 { row.ts + self.lower } else { row.ts + self.upper };

@@ -12,8 +12,6 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use hdrhistogram::Histogram;
-
 use super::metrics::{add_ns, JobMetrics, SubtaskMetrics};
 use crate::keygroup::KeyGroups;
 use crate::row::Row;
@@ -71,7 +69,6 @@ pub(crate) struct Disconnected;
 pub(crate) struct Sink {
     pub collect: Option<Arc<Mutex<Vec<Row>>>>,
     pub local: Vec<Row>,
-    pub latency: Histogram<u64>,
     pub job: Arc<JobMetrics>,
 }
 
@@ -113,9 +110,9 @@ impl Outputs {
         self.metrics.records_out.fetch_add(rows.len() as u64, Relaxed);
         if let Some(sink) = &mut self.sink {
             let n = rows.len() as u64;
-            if let Some(born) = self.born {
+            if let (Some(born), Ok(mut h)) = (self.born, sink.job.e2e_latency.lock()) {
                 let ns = (born.elapsed().as_nanos() as u64).max(1);
-                let _ = sink.latency.record_n(ns, n);
+                let _ = h.record_n(ns, n);
             }
             sink.job.results.fetch_add(n, Relaxed);
             if sink.collect.is_some() {
@@ -202,11 +199,6 @@ impl Outputs {
         for edge in &self.edges {
             for t in &edge.targets {
                 send(t, Message::End { port: edge.port, from: self.index }, &self.metrics)?;
-            }
-        }
-        if let Some(sink) = &self.sink {
-            if let Ok(mut h) = sink.job.e2e_latency.lock() {
-                let _ = h.add(&sink.latency);
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -156,9 +157,17 @@ pub struct RunningJob {
     results: Option<Arc<Mutex<Vec<Row>>>>,
     trace: Option<KeyTraceWriter>,
     started: Instant,
+    stop: Arc<AtomicBool>,
 }
 
 impl RunningJob {
+    /// Ends the sources now; the job then drains: every row in flight is
+    /// processed and every pending window fires, as at the end of a bounded
+    /// input.
+    pub fn stop(&self) {
+        self.stop.store(true, Relaxed);
+    }
+
     /// Live metrics.
     pub fn metrics(&self) -> Arc<JobMetrics> {
         self.metrics.clone()
@@ -303,6 +312,7 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
         e2e_latency: Mutex::new(latency_histogram()),
     });
     let results = cfg.collect_results.then(|| Arc::new(Mutex::new(Vec::new())));
+    let stop = Arc::new(AtomicBool::new(false));
 
     let mut threads = Vec::new();
     for (i, s) in stages.iter().enumerate() {
@@ -314,22 +324,19 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
                     Edge::new(stages[to].inputs[port].partition.clone(), port as u8, senders[to].clone())
                 })
                 .collect();
-            let sink = edges.is_empty().then(|| Sink {
-                collect: results.clone(),
-                local: Vec::new(),
-                latency: latency_histogram(),
-                job: metrics.clone(),
-            });
+            let sink =
+                edges.is_empty().then(|| Sink { collect: results.clone(), local: Vec::new(), job: metrics.clone() });
             let outputs = Outputs::new(edges, sink, k, cfg.batch_size, cfg.key_groups, m.clone());
             let name = format!("{}-{k}", s.name);
             let spawned = match &s.kind {
                 StageKind::Source(f) => {
                     let source = f(k, s.parallelism);
                     let pace = cfg.rate.map(|r| r as f64 / s.parallelism as f64);
-                    let (delay, batch, job) = (cfg.watermark_delay_ms, cfg.batch_size, metrics.clone());
+                    let pacing = Pacing { rate: pace, delay: cfg.watermark_delay_ms, batch: cfg.batch_size };
+                    let (job, stop) = (metrics.clone(), stop.clone());
                     std::thread::Builder::new()
                         .name(name)
-                        .spawn(move || source_task(source, outputs, m, job, pace, delay, batch))
+                        .spawn(move || source_task(source, outputs, m, job, pacing, stop))
                 }
                 StageKind::Operator(f) => {
                     let op = f(k);
@@ -346,21 +353,31 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
     // Our copies of the senders must go, or the receivers never see the
     // end of their inputs.
     drop(senders);
-    Ok(RunningJob { metrics, threads, results, trace, started: Instant::now() })
+    Ok(RunningJob { metrics, threads, results, trace, started: Instant::now(), stop })
 }
 
 /// How many events a source emits between watermarks.
 const WATERMARK_EVERY: u64 = 2048;
+
+/// How a source subtask emits.
+struct Pacing {
+    /// Events per second of this subtask, if paced.
+    rate: Option<f64>,
+    /// Watermark delay, ms.
+    delay: u64,
+    /// Events per batch.
+    batch: usize,
+}
 
 fn source_task(
     mut source: Box<dyn Source>,
     mut out: Outputs,
     m: Arc<SubtaskMetrics>,
     job: Arc<JobMetrics>,
-    pace: Option<f64>,
-    delay: u64,
-    batch: usize,
+    pacing: Pacing,
+    stop: Arc<AtomicBool>,
 ) -> TaskResult {
+    let Pacing { rate: pace, delay, batch } = pacing;
     let start = Instant::now();
     let mut rows = Vec::with_capacity(batch);
     let (mut events, mut since_watermark) = (0u64, 0u64);
@@ -368,7 +385,8 @@ fn source_task(
         let busy = Instant::now();
         let bp0 = m.backpressure_ns.load(Relaxed);
         let born = Instant::now();
-        let p = source.fill(&mut rows, batch);
+        let mut p = source.fill(&mut rows, batch);
+        p.done |= stop.load(Relaxed);
         events += p.events as u64;
         since_watermark += p.events as u64;
         job.events.fetch_add(p.events as u64, Relaxed);

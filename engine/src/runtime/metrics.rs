@@ -206,6 +206,13 @@ impl<S: StateStore> StateStore for Timed<S> {
         r
     }
 
+    fn merge(&mut self, state: StateId, kg: u16, key: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        let t = Instant::now();
+        let r = self.inner.merge(state, kg, key, operand);
+        record(&mut self.local.put, t);
+        r
+    }
+
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
         let t = Instant::now();
         let r = self.inner.delete(state, kg, key);

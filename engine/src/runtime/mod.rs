@@ -7,10 +7,12 @@
 //! ([`job`]) belong to the runtime, as in Flink and timely-dataflow.
 
 pub mod exchange;
+pub mod exporter;
 pub mod graph;
 pub mod job;
 pub mod metrics;
 pub mod operator;
+pub mod snapshot;
 pub mod source;
 
 pub use exchange::Partition;

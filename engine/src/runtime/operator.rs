@@ -87,6 +87,12 @@ impl Context<'_> {
         self.state.put(state, self.key_group, key, value)
     }
 
+    /// Appends `operand` to the value of `key` of the current key group,
+    /// without reading it.
+    pub fn merge(&mut self, state: StateId, key: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        self.state.merge(state, self.key_group, key, operand)
+    }
+
     /// Removes `key` of the current key group.
     pub fn delete(&mut self, state: StateId, key: &[u8]) -> Result<(), StateError> {
         self.state.delete(state, self.key_group, key)

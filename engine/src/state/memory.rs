@@ -44,6 +44,11 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    fn merge(&mut self, state: StateId, kg: u16, key: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        self.state(state)?.entry((kg, key.to_vec())).or_default().extend_from_slice(operand);
+        Ok(())
+    }
+
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
         self.state(state)?.remove(&(kg, key.to_vec()));
         Ok(())

@@ -57,6 +57,11 @@ pub trait StateStore: Send {
     /// Writes `value` under `key`.
     fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError>;
 
+    /// Appends `operand` to the value of `key` (creating it), without
+    /// reading it: RocksDB's merge with an append operator, as Flink's list
+    /// state appends.
+    fn merge(&mut self, state: StateId, kg: u16, key: &[u8], operand: &[u8]) -> Result<(), StateError>;
+
     /// Removes `key` (absent keys are fine).
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError>;
 
@@ -110,6 +115,9 @@ impl<S: StateStore + ?Sized> StateStore for Box<S> {
     }
     fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError> {
         (**self).put(state, kg, key, value)
+    }
+    fn merge(&mut self, state: StateId, kg: u16, key: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        (**self).merge(state, kg, key, operand)
     }
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
         (**self).delete(state, kg, key)
@@ -171,6 +179,15 @@ pub(crate) mod conformance {
             })
             .unwrap();
         assert_eq!(n, 2);
+        store.merge(a, 3, b"m", b"ab").unwrap();
+        store.merge(a, 3, b"m", b"c").unwrap();
+        assert!(store.get(a, 3, b"m", &mut v).unwrap());
+        assert_eq!(v, b"abc");
+        store.put(a, 3, b"m", b"x").unwrap();
+        store.merge(a, 3, b"m", b"y").unwrap();
+        assert!(store.get(a, 3, b"m", &mut v).unwrap());
+        assert_eq!(v, b"xy");
+        store.delete(a, 3, b"m").unwrap();
         store.delete(a, 3, b"k").unwrap();
         assert!(!store.get(a, 3, b"k", &mut v).unwrap());
         assert!(v.is_empty());

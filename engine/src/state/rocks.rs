@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rust_rocksdb::statistics::Ticker;
 use rust_rocksdb::{
-    BlockBasedOptions, BlockCacheTraceOptions, BlockCacheTraceWriterOptions, Cache, ColumnFamilyDescriptor, Direction,
-    IteratorMode, Options, WriteBufferManager, WriteOptions, DB,
+    BlockBasedOptions, BlockCacheTraceOptions, BlockCacheTraceWriterOptions, Cache, ColumnFamilyDescriptor,
+    MergeOperands, Options, ReadOptions, SliceTransform, WriteBufferManager, WriteOptions, DB,
 };
 
 use super::cache::OperatorCache;
@@ -64,6 +64,35 @@ pub struct RocksStore {
     key_groups: KeyGroups,
     key: Vec<u8>,
     block_trace_on: bool,
+    prefix_len: usize,
+}
+
+/// Bytes of a key, after its key-group prefix, that the prefix extractor
+/// takes: one encoded integer field (tag + 8 bytes), the first field of
+/// every scanned state key.
+const SCAN_PREFIX_BYTES: usize = 9;
+
+/// The append merge operator: the value is the concatenation of the
+/// existing value and the operands, in order.
+fn append_merge(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut out = existing.map(|e| e.to_vec()).unwrap_or_default();
+    for op in operands {
+        out.extend_from_slice(op);
+    }
+    Some(out)
+}
+
+/// The smallest key above every key starting with `prefix` (None when
+/// the prefix is all 0xff).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut s = prefix.to_vec();
+    while let Some(last) = s.pop() {
+        if last < 0xff {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
 }
 
 impl RocksStore {
@@ -84,6 +113,13 @@ impl RocksStore {
         let mut cf_opts = Options::default();
         cf_opts.set_block_based_table_factory(&table);
         cf_opts.set_write_buffer_size(o.write_buffer_size);
+        cf_opts.set_merge_operator_associative("memscale.append", append_merge);
+        // Prefix bloom filters over (key group, first key field): a scan of
+        // one join key skips every SST file and memtable without it, as a
+        // point lookup does with the whole-key filter.
+        let prefix_len = o.key_groups.prefix_len() + SCAN_PREFIX_BYTES;
+        cf_opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(prefix_len));
+        cf_opts.set_memtable_prefix_bloom_ratio(0.05);
         let mut opts = cf_opts.clone();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -113,6 +149,7 @@ impl RocksStore {
             key_groups: o.key_groups,
             key: Vec::with_capacity(64),
             block_trace_on: false,
+            prefix_len,
         })
     }
 
@@ -206,6 +243,12 @@ impl StateStore for RocksStore {
         self.db.put_cf_opt(cf, &self.key, value, &self.write).map_err(|e| rocks(&self.dir, e))
     }
 
+    fn merge(&mut self, state: StateId, kg: u16, key: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        self.make_key(kg, key);
+        let cf = self.cf(state)?;
+        self.db.merge_cf_opt(cf, &self.key, operand, &self.write).map_err(|e| rocks(&self.dir, e))
+    }
+
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
         self.make_key(kg, key);
         let cf = self.cf(state)?;
@@ -221,14 +264,25 @@ impl StateStore for RocksStore {
     ) -> Result<(), StateError> {
         self.make_key(kg, prefix);
         let skip = self.key_groups.prefix_len();
+        let mut read = ReadOptions::default();
+        if self.key.len() >= self.prefix_len {
+            read.set_prefix_same_as_start(true);
+        } else {
+            read.set_total_order_seek(true);
+        }
+        if let Some(upper) = successor(&self.key) {
+            read.set_iterate_upper_bound(upper);
+        }
         let cf = self.cf(state)?;
-        for item in self.db.iterator_cf(cf, IteratorMode::From(&self.key, Direction::Forward)) {
-            let (k, v) = item.map_err(|e| rocks(&self.dir, e))?;
-            if !k.starts_with(&self.key) || !f(&k[skip..], &v) {
+        let mut it = self.db.raw_iterator_cf_opt(cf, read);
+        it.seek(&self.key);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !k.starts_with(&self.key) || !f(&k[skip..], v) {
                 break;
             }
+            it.next();
         }
-        Ok(())
+        it.status().map_err(|e| rocks(&self.dir, e))
     }
 
     fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError> {

@@ -185,6 +185,11 @@ impl<S: StateStore> StateStore for Traced<S> {
         self.inner.put(state, kg, key, value)
     }
 
+    fn merge(&mut self, state: StateId, kg: u16, key: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        self.recorder.record(Op::Merge, state, kg, key, operand.len());
+        self.inner.merge(state, kg, key, operand)
+    }
+
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
         self.recorder.record(Op::Delete, state, kg, key, 0);
         self.inner.delete(state, kg, key)
