@@ -5,6 +5,7 @@
 //! last millisecond (`end − 1`, as Flink's `maxTimestamp`) emits the result
 //! and clears the state. Results carry event time `end − 1`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::agg::Aggregates;
@@ -70,38 +71,110 @@ impl Windows {
     }
 }
 
-const WINDOW: StateId = StateId(0);
+const PANES: StateId = StateId(0);
 
 /// Aggregates per key and window.
+///
+/// Two things keep state traffic low, as in Flink's slicing window
+/// operator with mini-batch: rows are folded into *panes* (slices of one
+/// slide; a hopping window of 10 s every 2 s is five panes, so a row
+/// updates one pane, not five windows), and rows of one input batch are
+/// folded in memory first, so a hot key costs one read and one write per
+/// batch. A window's timer merges its panes, drops the oldest, which no
+/// later window needs, and sets the timer of the key's next window while
+/// panes remain (one timer per window, not one per pane and window).
 pub struct WindowAggregate {
     windows: Windows,
     key: KeyOf,
     aggs: Aggregates,
     output: WindowOutput,
-    starts: Vec<u64>,
+    buffer: HashMap<(u16, Vec<u8>, u64), Vec<Value>>,
+    key_bytes: Vec<u8>,
     state_key: Vec<u8>,
     value: Vec<u8>,
 }
 
 impl WindowAggregate {
     /// The state names this operator needs.
-    pub const STATES: &'static [&'static str] = &["window"];
+    pub const STATES: &'static [&'static str] = &["panes"];
 
     /// An operator computing `aggs` per `key` and window.
     pub fn new(windows: Windows, key: KeyOf, aggs: Aggregates, output: WindowOutput) -> WindowAggregate {
-        WindowAggregate { windows, key, aggs, output, starts: Vec::new(), state_key: Vec::new(), value: Vec::new() }
+        WindowAggregate {
+            windows,
+            key,
+            aggs,
+            output,
+            buffer: HashMap::new(),
+            key_bytes: Vec::new(),
+            state_key: Vec::new(),
+            value: Vec::new(),
+        }
     }
 
-    fn fire(&mut self, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
-        if !ctx.get(WINDOW, key, &mut self.value)? {
-            return Ok(());
+    /// Pane length: the slide (a tumbling window is one pane).
+    fn pane(&self) -> u64 {
+        match self.windows {
+            Windows::Hop { slide, .. } => slide,
+            other => other.size(),
         }
-        let acc = self.aggs.decode(&self.value)?;
-        let mut parts = row::decode(key)?;
-        let end = parts.pop().map(|v| v.int() as u64).unwrap_or(0);
-        let start = end - self.windows.size();
-        ctx.emit((self.output)(&parts, start, end, Aggregates::values(&acc)));
-        ctx.delete(WINDOW, key)?;
+    }
+
+    fn pane_key(&mut self, key: &[u8], pane_end: u64) {
+        self.state_key.clear();
+        self.state_key.extend_from_slice(key);
+        row::encode_int(pane_end as i64, &mut self.state_key);
+    }
+
+    fn fire(&mut self, timer_key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
+        // Timer key: encoded key ++ encoded window end (9 bytes).
+        let Some(split) = timer_key.len().checked_sub(9) else {
+            return Err(row::DecodeError { offset: 0, reason: "window timer key too short" }.into());
+        };
+        let (key, end) = (&timer_key[..split], row::decode_one(timer_key, split)?.0.int() as u64);
+        let (size, pane) = (self.windows.size(), self.pane());
+        let start = end - size;
+        // Point reads, not a scan: deleted panes leave tombstones under the
+        // key's prefix that a scan would have to step over.
+        let mut panes: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut pane_end = start + pane;
+        while pane_end <= end {
+            self.pane_key(key, pane_end);
+            if ctx.get(PANES, &self.state_key, &mut self.value)? {
+                panes.push((pane_end, self.value.clone()));
+            }
+            pane_end += pane;
+        }
+        let mut acc: Option<Vec<Value>> = None;
+        for (_, bytes) in &panes {
+            let p = self.aggs.decode(bytes)?;
+            match &mut acc {
+                Some(a) => self.aggs.merge(a, &p),
+                None => acc = Some(p),
+            }
+        }
+        if let Some(acc) = acc {
+            let parts = row::decode(key)?;
+            ctx.emit((self.output)(&parts, start, end, Aggregates::values(&acc)));
+        }
+        // The window's first pane belongs to no later window.
+        let oldest = start + pane;
+        if panes.iter().any(|p| p.0 == oldest) {
+            self.pane_key(key, oldest);
+            let k = self.state_key.clone();
+            ctx.delete(PANES, &k)?;
+        }
+        // The next window of this key, if it still has a pane; a pane
+        // created later registers its own first window.
+        let next = end + pane;
+        if panes.iter().any(|p| next - size < p.0 && p.0 <= end) {
+            let mut t = key.to_vec();
+            row::encode_int(next as i64, &mut t);
+            match self.windows {
+                Windows::ProcTumble { .. } => ctx.processing_timer(next - 1, &t),
+                _ => ctx.timer(next - 1, &t),
+            }
+        }
         Ok(())
     }
 }
@@ -112,29 +185,43 @@ impl Operator for WindowAggregate {
             Windows::ProcTumble { .. } => ctx.now_ms(),
             _ => row.ts,
         };
-        let key = (self.key)(&row);
-        let mut starts = std::mem::take(&mut self.starts);
-        self.windows.starts(t, &mut starts);
-        for &start in &starts {
-            let end = start + self.windows.size();
-            self.state_key.clear();
-            row::encode(&key, &mut self.state_key);
-            row::encode_int(end as i64, &mut self.state_key);
-            let mut acc = if ctx.get(WINDOW, &self.state_key, &mut self.value)? {
-                self.aggs.decode(&self.value)?
+        self.key_bytes.clear();
+        row::encode(&(self.key)(&row), &mut self.key_bytes);
+        let pane = self.pane();
+        let pane_start = t - t % pane;
+        let aggs = &self.aggs;
+        let acc =
+            self.buffer.entry((ctx.key_group(), self.key_bytes.clone(), pane_start)).or_insert_with(|| aggs.init());
+        aggs.apply(acc, &row, 1);
+        Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut Context) -> Result<(), OpError> {
+        let pane = self.pane();
+        let proc_time = matches!(self.windows, Windows::ProcTumble { .. });
+        for ((kg, key, pane_start), acc) in std::mem::take(&mut self.buffer) {
+            ctx.set_key_group(kg);
+            let pane_end = pane_start + pane;
+            self.pane_key(&key, pane_end);
+            let mut acc = acc;
+            if ctx.get(PANES, &self.state_key, &mut self.value)? {
+                let old = self.aggs.decode(&self.value)?;
+                self.aggs.merge(&mut acc, &old);
             } else {
-                self.aggs.init()
-            };
-            self.aggs.apply(&mut acc, &row, 1);
+                // A new pane: its first window gets a timer; each window's
+                // timer registers the next while the key has panes left.
+                let mut timer_key = key.clone();
+                row::encode_int(pane_end as i64, &mut timer_key);
+                if proc_time {
+                    ctx.processing_timer(pane_end - 1, &timer_key);
+                } else {
+                    ctx.timer(pane_end - 1, &timer_key);
+                }
+            }
             self.value.clear();
             row::encode(&acc, &mut self.value);
-            ctx.put(WINDOW, &self.state_key, &self.value)?;
-            match self.windows {
-                Windows::ProcTumble { .. } => ctx.processing_timer(end - 1, &self.state_key),
-                _ => ctx.timer(end - 1, &self.state_key),
-            }
+            ctx.put(PANES, &self.state_key, &self.value)?;
         }
-        self.starts = starts;
         Ok(())
     }
 

@@ -502,6 +502,14 @@ impl OperatorTask {
                             self.outputs.emit_all(&mut pending)?;
                         }
                     }
+                    let mut c = Context {
+                        key_group: 0,
+                        watermark: wm.current,
+                        state: &mut store,
+                        out: &mut pending,
+                        timers: &mut timers,
+                    };
+                    self.op.flush(&mut c)?;
                 }
                 Some(Message::Watermark { port, from, time, born }) => {
                     if let Some(now) = wm.update(port, from, time) {

@@ -38,6 +38,14 @@ pub trait Operator: Send {
     fn on_processing_timer(&mut self, _time: u64, _key: &[u8], _ctx: &mut Context) -> Result<(), OpError> {
         Ok(())
     }
+
+    /// The end of an input batch: an operator that pre-aggregates rows in
+    /// memory (Flink's mini-batch) writes them to state now. Called after
+    /// every batch and before any timer fires, so timers see every row
+    /// that arrived before the watermark.
+    fn flush(&mut self, _ctx: &mut Context) -> Result<(), OpError> {
+        Ok(())
+    }
 }
 
 /// Pending timers of one subtask: (time, key group, key), ordered by time.
@@ -70,6 +78,12 @@ impl Context<'_> {
     /// The key group of the current row or timer.
     pub fn key_group(&self) -> u16 {
         self.key_group
+    }
+
+    /// Switches to key group `kg` (for operators flushing rows they
+    /// buffered from several key groups).
+    pub(crate) fn set_key_group(&mut self, kg: u16) {
+        self.key_group = kg;
     }
 
     /// The current event-time watermark (0 before the first).
