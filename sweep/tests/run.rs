@@ -1,0 +1,91 @@
+//! `memscale run` as users meet it: a small run leaves its summary,
+//! snapshots and result rows; bad options fail with exit code 2 and name
+//! what is wrong.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use engine::nexmark::{NexmarkParams, Preset};
+use engine::queries::reference::reference;
+use engine::queries::Query;
+
+fn memscale(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_memscale")).args(args).output().expect("run memscale")
+}
+
+fn fails_with(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` not in: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn run_in(dir: &Path, extra: &[&str]) -> Output {
+    let out = dir.join("run");
+    let mut args = vec!["run", "--events", "20000", "--metrics-addr", "off", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    memscale(&args)
+}
+
+#[test]
+fn run_writes_summary_snapshots_and_the_final_result() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let results = dir.path().join("q20.csv");
+    // Small write buffers: state reaches SST files, so the block cache works.
+    let args =
+        ["--query", "q20", "--parallelism", "2", "--write-buffer", "256KiB", "--results", results.to_str().unwrap()];
+    let out = run_in(dir.path(), &args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("q20: 20000 events") && stdout.contains("join"), "{stdout}");
+
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["events"], 20000);
+    let join = summary["operators"].as_array().unwrap().iter().find(|o| o["name"] == "join").unwrap();
+    assert_eq!(join["parallelism"], 2);
+    assert!(join["hit_ratio"].as_f64().is_some(), "RocksDB state reports its block cache: {join}");
+    assert!(join["records_in"].as_u64().unwrap() > 18_000);
+    assert!(join["useful_s"].as_f64().unwrap() > 0.0);
+    let snapshots = std::fs::read_to_string(dir.path().join("run/metrics.csv")).unwrap();
+    assert!(snapshots.starts_with("elapsed_s,operator,subtask,records_in"));
+    assert!(snapshots.lines().count() >= 4, "one row per subtask at least once: {snapshots}");
+    assert!(!dir.path().join("run/state").exists(), "the state directory is removed without --keep-state");
+
+    // The result rows are the query's final result: the reference's rows.
+    let csv = std::fs::read_to_string(&results).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), Query::Q20.columns().join(","));
+    let want = reference(Query::Q20, &NexmarkParams::preset(Preset::Default, 20_000));
+    assert!(!want.is_empty());
+    assert_eq!(lines.count(), want.len());
+}
+
+#[test]
+fn bad_options_exit_2_and_say_why() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    fails_with(&run_in(dir.path(), &["--query", "q6"]), &["--query", "unknown query `q6`", "q20"]);
+    fails_with(&run_in(dir.path(), &["--parallelism", "200"]), &["--parallelism", "200", "1..=128"]);
+    fails_with(&run_in(dir.path(), &["--parallelism", "window=2"]), &["no operator `window`", "source, join"]);
+    fails_with(&run_in(dir.path(), &["--cache", "0"]), &["--cache", "0 bytes"]);
+    let out = dir.path().join("run");
+    fails_with(&memscale(&["run", "--duration", "soon", "--out", out.to_str().unwrap()]), &["--duration", "soon"]);
+    fails_with(&run_in(dir.path(), &["--preset", "huge"]), &["--preset", "huge"]);
+    if Path::new("/dev/shm").exists() {
+        let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+        fails_with(&run_in(dir.path(), &["--state-dir", shm.path().to_str().unwrap()]), &["tmpfs"]);
+    }
+    // A port in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    fails_with(
+        &memscale(&["run", "--events", "10", "--metrics-addr", &addr, "--out", out.to_str().unwrap()]),
+        &["--metrics-addr", &addr, "in use"],
+    );
+    // State left by an earlier run is not silently reused.
+    let state = dir.path().join("old-state");
+    std::fs::create_dir_all(state.join("join")).unwrap();
+    fails_with(&run_in(dir.path(), &["--state-dir", state.to_str().unwrap()]), &["not empty", "old-state"]);
+}
