@@ -2,7 +2,8 @@
 # Installs what the build and the tests need, once (each step is skipped
 # when already done):
 # - Debian packages: libclang-dev (bindgen for the RocksDB bindings),
-#   zstd (fixtures), rocksdb-tools (db_bench, for scripts/rocksdb_block_trace.sh);
+#   zstd (fixtures), rocksdb-tools (db_bench, for scripts/rocksdb_block_trace.sh),
+#   prometheus (the monitoring test scrapes a real run with it);
 # - .venv with the `libcachesim` PyPI package, the peer the tests compare
 #   cache simulations against.
 set -euo pipefail
@@ -14,6 +15,7 @@ SUDO=""
 need=()
 command -v zstd >/dev/null || need+=(zstd)
 command -v db_bench >/dev/null || need+=(rocksdb-tools)
+command -v prometheus >/dev/null || need+=(prometheus)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -q
