@@ -7,9 +7,13 @@ mod input;
 mod job;
 mod mrc_cmd;
 mod output;
+mod profile;
+mod profile_cmd;
 mod progress;
+mod report;
 mod run_cmd;
 mod sim_cmd;
+mod sweep_cmd;
 mod trace_cmd;
 
 use std::process::ExitCode;
@@ -24,6 +28,8 @@ fn main() -> ExitCode {
         cli::Command::Trace(t) => trace_cmd::run(t),
         cli::Command::Bench(a) => bench::run(a),
         cli::Command::Run(a) => run_cmd::run(a),
+        cli::Command::Profile(a) => profile_cmd::run(a),
+        cli::Command::Sweep(a) => sweep_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

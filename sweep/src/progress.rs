@@ -34,3 +34,11 @@ pub fn events(query: &str) -> ProgressBar {
     bar.set_message(query.to_string());
     bar
 }
+
+/// A spinner for a step of unknown length.
+pub fn spinner(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}

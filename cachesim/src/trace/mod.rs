@@ -7,6 +7,7 @@
 pub mod csv;
 pub mod dense;
 pub mod memscale;
+pub mod merge;
 pub mod oracle;
 pub mod rocksdb;
 pub mod source;

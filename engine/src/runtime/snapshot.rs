@@ -2,7 +2,7 @@
 //! rates, hit ratios, latency quantiles): what the Prometheus endpoint, the
 //! periodic snapshots and the end-of-run summary all report.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::metrics::{latency_histogram, JobMetrics, StateLatency, SubtaskMetrics};
 use hdrhistogram::Histogram;
@@ -18,7 +18,7 @@ fn quantile_us(h: &Histogram<u64>, q: f64) -> f64 {
 }
 
 /// Latency quantiles, microseconds.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct Quantiles {
     /// Median.
     pub p50_us: f64,
@@ -43,7 +43,7 @@ impl Quantiles {
 }
 
 /// One subtask.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SubtaskSnapshot {
     /// Subtask index.
     pub subtask: u32,
@@ -73,6 +73,10 @@ pub struct SubtaskSnapshot {
     pub sst_bytes: u64,
     /// Estimated keys.
     pub estimated_keys: u64,
+    /// Block reads from SST files.
+    pub sst_reads: u64,
+    /// Microseconds spent reading them.
+    pub sst_read_micros: u64,
     /// State read latency (get, scan).
     pub get: Quantiles,
     /// State write latency (put, delete).
@@ -82,7 +86,7 @@ pub struct SubtaskSnapshot {
 }
 
 /// One operator, summed over its subtasks.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OperatorSnapshot {
     /// Operator name.
     pub name: String,
@@ -114,6 +118,13 @@ pub struct OperatorSnapshot {
     pub state_bytes: u64,
     /// Estimated keys.
     pub estimated_keys: u64,
+    /// Block-cache hits.
+    pub block_cache_hits: u64,
+    /// Block-cache misses.
+    pub block_cache_misses: u64,
+    /// Mean time of a block read from an SST file, microseconds (the cost
+    /// of a miss), when there were reads.
+    pub miss_cost_us: Option<f64>,
     /// State read latency over all subtasks.
     pub get: Quantiles,
     /// State write latency over all subtasks.
@@ -123,7 +134,7 @@ pub struct OperatorSnapshot {
 }
 
 /// The whole job.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobSnapshot {
     /// Seconds since the start.
     pub elapsed_s: f64,
@@ -168,6 +179,8 @@ fn subtask(m: &SubtaskMetrics, lat: &StateLatency) -> SubtaskSnapshot {
         memtable_bytes: s.memtable_bytes,
         sst_bytes: s.sst_bytes,
         estimated_keys: s.estimated_keys,
+        sst_reads: s.sst_reads,
+        sst_read_micros: s.sst_read_micros,
         get: Quantiles::of(&lat.get),
         put: Quantiles::of(&lat.put),
         finished: m.finished.load(Relaxed) != 0,
@@ -214,6 +227,12 @@ impl JobMetrics {
                     disk_read_bytes: sum(&|s| s.disk_read_bytes),
                     state_bytes: sum(&|s| s.memtable_bytes + s.sst_bytes),
                     estimated_keys: sum(&|s| s.estimated_keys),
+                    block_cache_hits: hits,
+                    block_cache_misses: misses,
+                    miss_cost_us: {
+                        let (n, us) = (sum(&|s| s.sst_reads), sum(&|s| s.sst_read_micros));
+                        (n > 0).then(|| us as f64 / n as f64)
+                    },
                     get: Quantiles::of(&get),
                     put: Quantiles::of(&put),
                     subtasks,

@@ -107,6 +107,11 @@ pub struct StoreStats {
     pub sst_bytes: u64,
     /// Estimated number of keys.
     pub estimated_keys: u64,
+    /// Block reads from SST files (each block-cache miss is one).
+    pub sst_reads: u64,
+    /// Microseconds spent in those reads: with `sst_reads`, the cost of a
+    /// miss.
+    pub sst_read_micros: u64,
 }
 
 impl<S: StateStore + ?Sized> StateStore for Box<S> {

@@ -6,7 +6,7 @@
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use rust_rocksdb::statistics::Ticker;
+use rust_rocksdb::statistics::{Histogram, Ticker};
 use rust_rocksdb::{
     BlockBasedOptions, BlockCacheTraceOptions, BlockCacheTraceWriterOptions, Cache, ColumnFamilyDescriptor,
     MergeOperands, Options, ReadOptions, SliceTransform, WriteBufferManager, WriteOptions, DB,
@@ -298,6 +298,7 @@ impl StateStore for RocksStore {
 
     fn stats(&self) -> Option<StoreStats> {
         let prop = |name| self.property(name).unwrap_or(0);
+        let reads = self.opts.get_histogram_data(Histogram::SstReadMicros);
         Some(StoreStats {
             block_cache_hits: self.ticker(Ticker::BlockCacheHit),
             block_cache_misses: self.ticker(Ticker::BlockCacheMiss),
@@ -305,6 +306,8 @@ impl StateStore for RocksStore {
             memtable_bytes: prop("rocksdb.cur-size-all-mem-tables"),
             sst_bytes: prop("rocksdb.live-sst-files-size"),
             estimated_keys: prop("rocksdb.estimate-num-keys"),
+            sst_reads: reads.count(),
+            sst_read_micros: reads.sum(),
         })
     }
 

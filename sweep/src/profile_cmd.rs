@@ -1,0 +1,254 @@
+//! `memscale profile`: one traced run, then a report per stateful operator.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cachesim::size::{format_size, parse_sizes};
+use engine::runtime::snapshot::JobSnapshot;
+use engine::runtime::Backend;
+use serde::Serialize;
+
+use crate::cli::ProfileArgs;
+use crate::job::JobSetup;
+use crate::output::write_json;
+use crate::profile::{analyze, OperatorModel, Traces, MODEL};
+use crate::report::{escape, line_chart, page, table, Series};
+
+/// profile.json.
+#[derive(Serialize)]
+struct ProfileFile<'a> {
+    query: &'a str,
+    model: &'a str,
+    target_hit_ratio: f64,
+    run: &'a JobSnapshot,
+    operators: &'a [OperatorModel],
+}
+
+/// Runs `setup` with traces into `dir`, then models every stateful
+/// operator at `sizes`. Returns the run's metrics and the models.
+pub fn profile(
+    setup: &mut JobSetup,
+    dir: &Path,
+    sizes: &[u64],
+    target: f64,
+    key_trace: bool,
+) -> Result<(JobSnapshot, Vec<OperatorModel>)> {
+    let Backend::RocksDb(rc) = &mut setup.run_config.backend else {
+        bail!("profiling models RocksDB's block cache: use --state rocksdb");
+    };
+    let blocks = dir.join("blocktrace");
+    if blocks.exists() {
+        std::fs::remove_dir_all(&blocks).with_context(|| format!("cannot clear {}", blocks.display()))?;
+    }
+    rc.block_trace = Some((blocks.clone(), 1));
+    let keys = key_trace.then(|| dir.join("keys.mstrace"));
+    if let Some(k) = &keys {
+        setup.run_config.key_trace = Some((k.clone(), 1.0));
+    }
+    let finished = setup.execute(None, Duration::from_secs(3600), &mut |_| Ok(()))?;
+    let bar = crate::progress::spinner("modelling the block cache");
+    let models = analyze(&finished.snapshot, setup.run_config.rate, &Traces { blocks, keys }, sizes, target)?;
+    bar.finish_and_clear();
+    Ok((finished.snapshot, models))
+}
+
+pub fn run(a: ProfileArgs) -> Result<()> {
+    if !(a.target_hit_ratio > 0.0 && a.target_hit_ratio <= 1.0) {
+        bail!("--target-hit-ratio {}: must be in (0, 1]", a.target_hit_ratio);
+    }
+    let sizes = parse_sizes(&a.sizes).map_err(|e| anyhow!("--sizes: {e}"))?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
+    let mut setup = a.job.setup(&a.out)?;
+    let query = setup.query.name();
+    let (snapshot, models) = profile(&mut setup, &a.out, &sizes, a.target_hit_ratio, !a.no_key_trace)?;
+    if !a.keep_traces {
+        let _ = std::fs::remove_dir_all(a.out.join("blocktrace"));
+        let _ = std::fs::remove_file(a.out.join("keys.mstrace"));
+    }
+    let file =
+        ProfileFile { query, model: MODEL, target_hit_ratio: a.target_hit_ratio, run: &snapshot, operators: &models };
+    write_json(&file, &a.out.join("profile.json"))?;
+    write_csv(&models, &a.out.join("profile.csv"))?;
+    let html = report(query, &snapshot, &models, a.target_hit_ratio);
+    mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
+    print(query, &snapshot, &models, a.target_hit_ratio);
+    println!("report: {}", a.out.join("report.html").display());
+    Ok(())
+}
+
+fn write_csv(models: &[OperatorModel], path: &Path) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "operator",
+        "cache_size",
+        "model_hit_ratio",
+        "lru_hit_ratio",
+        "lru_byte_hit_ratio",
+        "predicted_throughput",
+    ])?;
+    for m in models {
+        for p in &m.points {
+            w.write_record([
+                m.name.clone(),
+                p.cache_size.to_string(),
+                format!("{:.6}", p.model_hit_ratio),
+                format!("{:.6}", p.lru_hit_ratio),
+                format!("{:.6}", p.lru_byte_hit_ratio),
+                format!("{:.1}", p.predicted_throughput),
+            ])?;
+        }
+    }
+    mrc::curve::write_atomically(path, &w.into_inner().context("buffering CSV")?)?;
+    Ok(())
+}
+
+fn opt_size(s: Option<u64>) -> String {
+    s.map_or("-".into(), format_size)
+}
+
+fn opt_ratio(r: Option<f64>) -> String {
+    r.map_or("-".into(), |r| format!("{r:.4}"))
+}
+
+fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
+    println!("{query}: {} events at {:.0} events/s", s.events, s.throughput);
+    println!(
+        "{:<10} {:>9} {:>10} {:>10} {:>12} {:>11} {:>12} {:>9}",
+        "operator",
+        "cache",
+        "measured",
+        "predicted",
+        "working_set",
+        "knee",
+        format!("for {target}"),
+        "miss_cost"
+    );
+    for m in models {
+        println!(
+            "{:<10} {:>9} {:>10} {:>10.4} {:>12} {:>11} {:>12} {:>9}",
+            m.name,
+            format_size(m.cache_size),
+            opt_ratio(m.measured_hit_ratio),
+            m.model_hit_ratio_at_run,
+            format_size(m.working_set_bytes),
+            opt_size(m.knee),
+            opt_size(m.size_for_target),
+            m.miss_cost_us.map_or("-".into(), |c| format!("{c:.1}us")),
+        );
+    }
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1u64 << 20) as f64
+}
+
+fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -> String {
+    let mut body = format!(
+        "<p>{} events in {:.1} s: {:.0} events/s; end-to-end latency p50 {:.1} ms, p99 {:.1} ms. \
+         Predictions replay each operator's block-level trace (RocksDB's own tracer, all subtasks merged in \
+         time order) through the model <code>{}</code>.</p>",
+        s.events,
+        s.elapsed_s,
+        s.throughput,
+        s.latency_p50_ms,
+        s.latency_p99_ms,
+        escape(MODEL)
+    );
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                m.parallelism.to_string(),
+                format_size(m.cache_size),
+                opt_ratio(m.measured_hit_ratio),
+                format!("{:.4}", m.model_hit_ratio_at_run),
+                m.lookups.to_string(),
+                m.traced_lookups.to_string(),
+                format_size(m.working_set_bytes),
+                opt_size(m.knee),
+                opt_size(m.size_for_target),
+                m.miss_cost_us.map_or("-".into(), |c| format!("{c:.1} µs")),
+            ]
+        })
+        .collect();
+    body += &table(
+        &[
+            "operator",
+            "parallelism",
+            "cache",
+            "measured hit ratio",
+            "predicted hit ratio",
+            "lookups",
+            "traced lookups",
+            "working set",
+            "knee",
+            &format!("size for {target}"),
+            "miss cost",
+        ],
+        &rows,
+    );
+    for m in models {
+        body += &format!("<h2>{}</h2>", escape(&m.name));
+        let mut series = vec![
+            Series {
+                name: "RocksDB LRUCache model".into(),
+                points: m.points.iter().map(|p| (mib(p.cache_size), p.model_hit_ratio)).collect(),
+                markers_only: false,
+            },
+            Series {
+                name: "LRU (objects)".into(),
+                points: m.points.iter().map(|p| (mib(p.cache_size), p.lru_hit_ratio)).collect(),
+                markers_only: false,
+            },
+            Series {
+                name: "LRU (bytes)".into(),
+                points: m.points.iter().map(|p| (mib(p.cache_size), p.lru_byte_hit_ratio)).collect(),
+                markers_only: false,
+            },
+        ];
+        if let Some(h) = m.measured_hit_ratio {
+            series.push(Series { name: "measured".into(), points: vec![(mib(m.cache_size), h)], markers_only: true });
+        }
+        body += &line_chart(
+            &format!("{}: block-cache hit ratio", m.name),
+            "cache size (MiB)",
+            "hit ratio",
+            &series,
+            Some(1.0),
+        );
+        if !m.key_points.is_empty() {
+            let key = Series {
+                name: "key-level LRU".into(),
+                points: m.key_points.iter().map(|&(b, h)| (mib(b), h)).collect(),
+                markers_only: false,
+            };
+            body += &line_chart(
+                &format!("{}: key-level hit ratio (keys and values)", m.name),
+                "state bytes cached (MiB)",
+                "hit ratio",
+                &[key],
+                Some(1.0),
+            );
+        }
+        let tp = Series {
+            name: "predicted".into(),
+            points: m.points.iter().map(|p| (mib(p.cache_size), p.predicted_throughput / 1e3)).collect(),
+            markers_only: false,
+        };
+        let measured = Series {
+            name: "measured".into(),
+            points: vec![(mib(m.cache_size), s.throughput / 1e3)],
+            markers_only: true,
+        };
+        body += &line_chart(
+            &format!("{}: job throughput against this operator's cache", m.name),
+            "cache size (MiB)",
+            "K events/s",
+            &[tp, measured],
+            None,
+        );
+    }
+    page(&format!("memscale profile: {query}"), &body)
+}

@@ -1,0 +1,279 @@
+//! `memscale sweep`: one profiling run, then one run per memory
+//! configuration, measured against the profile's predictions.
+//!
+//! Resumable: the profile and every finished run are written at once
+//! (atomically); started again on the same directory, a sweep reuses them
+//! and runs only what is missing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cachesim::size::{format_size, parse_size, parse_sizes};
+use engine::runtime::snapshot::JobSnapshot;
+use engine::runtime::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::SweepArgs;
+use crate::output::write_json;
+use crate::profile::{predict_throughput, OperatorModel};
+use crate::profile_cmd::profile;
+use crate::report::{line_chart, page, table, Series};
+
+/// The profiling run a sweep predicts from (profile.json).
+#[derive(Serialize, Deserialize)]
+struct Profiled {
+    query: String,
+    cache_size: u64,
+    write_buffer_size: u64,
+    run: JobSnapshot,
+    operators: Vec<OperatorModel>,
+}
+
+/// One row of sweep.csv.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Row {
+    cache_size: u64,
+    write_buffer_size: u64,
+    repeat: u32,
+    events: u64,
+    throughput: f64,
+    predicted_throughput: f64,
+    measured_hit_ratio: f64,
+    predicted_hit_ratio: f64,
+    state_p99_us: f64,
+    disk_read_bytes: u64,
+}
+
+/// Hit ratio of every stateful operator together, predicted at `size`
+/// (each operator's model weighted by its lookups in the profile).
+fn predicted_hit(p: &Profiled, size: u64) -> (f64, Vec<(String, f64)>) {
+    let (mut hits, mut lookups) = (0.0, 0.0);
+    let mut changes = Vec::new();
+    for m in &p.operators {
+        let Some(point) = m.points.iter().find(|q| q.cache_size == size) else { continue };
+        hits += m.lookups as f64 * point.model_hit_ratio;
+        lookups += m.lookups as f64;
+        changes.push((m.name.clone(), point.model_hit_ratio - m.model_hit_ratio_at_run));
+    }
+    (if lookups > 0.0 { hits / lookups } else { 0.0 }, changes)
+}
+
+fn measured(s: &JobSnapshot) -> (f64, f64, u64) {
+    let stateful = s.operators.iter().filter(|o| o.stateful);
+    let (hits, misses) = stateful.clone().fold((0, 0), |a, o| (a.0 + o.block_cache_hits, a.1 + o.block_cache_misses));
+    let p99 = stateful.clone().map(|o| o.get.p99_us).fold(0.0, f64::max);
+    let disk = stateful.map(|o| o.disk_read_bytes).sum();
+    (if hits + misses > 0 { hits as f64 / (hits + misses) as f64 } else { 0.0 }, p99, disk)
+}
+
+fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut r = csv::Reader::from_path(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let rows: Result<Vec<Row>, _> = r.deserialize().collect();
+    rows.with_context(|| format!("{}: not a sweep result (remove it to start over)", path.display()))
+}
+
+fn write_rows(rows: &[Row], path: &Path) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    mrc::curve::write_atomically(path, &w.into_inner().context("buffering CSV")?)?;
+    Ok(())
+}
+
+pub fn run(a: SweepArgs) -> Result<()> {
+    let sizes = parse_sizes(&a.sizes).map_err(|e| anyhow!("--sizes: {e}"))?;
+    if sizes.iter().any(|&s| s < 1 << 20) {
+        bail!("--sizes: every cache size must be at least 1MiB");
+    }
+    let wbs = match &a.write_buffers {
+        Some(s) => parse_sizes(s).map_err(|e| anyhow!("--write-buffers: {e}"))?,
+        None => vec![parse_size(&a.job.write_buffer).map_err(|e| anyhow!("--write-buffer: {e}"))?],
+    };
+    if a.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let profile_cache = parse_size(&a.profile_cache).map_err(|e| anyhow!("--profile-cache: {e}"))?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
+    let profile_path = a.out.join("profile.json");
+    let csv_path = a.out.join("sweep.csv");
+    let query = a.job.setup(&a.out)?.query.name().to_string();
+
+    let configure = |cache: u64, wb: u64| -> Result<crate::job::JobSetup> {
+        let mut setup = a.job.setup(&a.out)?;
+        let Backend::RocksDb(rc) = &mut setup.run_config.backend else {
+            bail!("a memory sweep needs --state rocksdb");
+        };
+        rc.cache = cache as usize;
+        rc.operator_cache.clear();
+        rc.write_buffer_size = wb as usize;
+        Ok(setup)
+    };
+
+    let profiled: Profiled = match std::fs::read(&profile_path) {
+        Ok(bytes) => {
+            let p: Profiled = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{}: unreadable (remove it to profile again)", profile_path.display()))?;
+            if p.query != query
+                || sizes.iter().any(|s| p.operators.iter().any(|m| !m.points.iter().any(|q| q.cache_size == *s)))
+            {
+                bail!(
+                    "{} profiles another query or other sizes; remove it or choose another --out",
+                    profile_path.display()
+                );
+            }
+            eprintln!("reusing the profile in {}", profile_path.display());
+            p
+        }
+        Err(_) => {
+            eprintln!("profiling {query} at {}", format_size(profile_cache));
+            let mut setup = configure(profile_cache, wbs[0])?;
+            let (run, operators) = profile(&mut setup, &a.out, &sizes, 0.9, false)?;
+            let _ = std::fs::remove_dir_all(a.out.join("blocktrace"));
+            let p =
+                Profiled { query: query.clone(), cache_size: profile_cache, write_buffer_size: wbs[0], run, operators };
+            write_json(&p, &profile_path)?;
+            p
+        }
+    };
+
+    let mut rows = read_rows(&csv_path)?;
+    let configs: Vec<(u64, u64, u32)> =
+        wbs.iter().flat_map(|&wb| sizes.iter().flat_map(move |&c| (0..a.repeat).map(move |r| (c, wb, r)))).collect();
+    let todo: Vec<_> = configs
+        .iter()
+        .filter(|(c, wb, r)| !rows.iter().any(|x| x.cache_size == *c && x.write_buffer_size == *wb && x.repeat == *r))
+        .copied()
+        .collect();
+    if todo.len() < configs.len() {
+        eprintln!("{} of {} runs already done in {}", configs.len() - todo.len(), configs.len(), csv_path.display());
+    }
+    let bar = crate::progress::jobs(todo.len() as u64, &format!("sweeping {query}"));
+    for (cache, wb, repeat) in todo {
+        bar.set_message(format!("{query} cache {} write buffer {}", format_size(cache), format_size(wb)));
+        let setup = configure(cache, wb)?;
+        let finished = setup.execute(None, Duration::from_secs(3600), &mut |_| Ok(()))?;
+        let s = &finished.snapshot;
+        let (hit, p99, disk) = measured(s);
+        let (predicted, changes) = predicted_hit(&profiled, cache);
+        let changes: Vec<(&str, f64)> = changes.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        rows.push(Row {
+            cache_size: cache,
+            write_buffer_size: wb,
+            repeat,
+            events: s.events,
+            throughput: s.throughput,
+            predicted_throughput: predict_throughput(&profiled.run, a.job.rate, &changes),
+            measured_hit_ratio: hit,
+            predicted_hit_ratio: predicted,
+            state_p99_us: p99,
+            disk_read_bytes: disk,
+        });
+        rows.sort_by_key(|r| (r.write_buffer_size, r.cache_size, r.repeat));
+        write_rows(&rows, &csv_path)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    write_json(&rows, &a.out.join("sweep.json"))?;
+    let html = report(&query, &profiled, &rows);
+    mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
+    print(&rows);
+    println!("report: {}", a.out.join("report.html").display());
+    Ok(())
+}
+
+fn print(rows: &[Row]) {
+    println!(
+        "{:>10} {:>10} {:>3} {:>12} {:>12} {:>9} {:>9} {:>7} {:>11}",
+        "cache", "wbuf", "rep", "events/s", "predicted", "hit", "pred_hit", "|err|", "p99_us"
+    );
+    for r in rows {
+        println!(
+            "{:>10} {:>10} {:>3} {:>12.0} {:>12.0} {:>9.4} {:>9.4} {:>7.4} {:>11.1}",
+            format_size(r.cache_size),
+            format_size(r.write_buffer_size),
+            r.repeat,
+            r.throughput,
+            r.predicted_throughput,
+            r.measured_hit_ratio,
+            r.predicted_hit_ratio,
+            (r.measured_hit_ratio - r.predicted_hit_ratio).abs(),
+            r.state_p99_us
+        );
+    }
+    let worst = rows.iter().map(|r| (r.measured_hit_ratio - r.predicted_hit_ratio).abs()).fold(0.0, f64::max);
+    println!("largest hit-ratio error: {worst:.4}");
+}
+
+fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
+    let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let mut body = format!(
+        "<p>Predictions come from one profiling run at {} (block cache per operator), {} events.</p>",
+        format_size(p.cache_size),
+        p.run.events
+    );
+    let mut wbs: Vec<u64> = rows.iter().map(|r| r.write_buffer_size).collect();
+    wbs.dedup();
+    for wb in wbs {
+        let mine: Vec<&Row> = rows.iter().filter(|r| r.write_buffer_size == wb).collect();
+        let pred: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.predicted_hit_ratio)).collect();
+        let meas: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.measured_hit_ratio)).collect();
+        body += &line_chart(
+            &format!("hit ratio, write buffer {}", format_size(wb)),
+            "cache size (MiB)",
+            "hit ratio",
+            &[
+                Series { name: "predicted".into(), points: pred, markers_only: false },
+                Series { name: "measured".into(), points: meas, markers_only: true },
+            ],
+            Some(1.0),
+        );
+        let tp: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.predicted_throughput / 1e3)).collect();
+        let tm: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.throughput / 1e3)).collect();
+        body += &line_chart(
+            &format!("throughput, write buffer {}", format_size(wb)),
+            "cache size (MiB)",
+            "K events/s",
+            &[
+                Series { name: "predicted".into(), points: tp, markers_only: false },
+                Series { name: "measured".into(), points: tm, markers_only: true },
+            ],
+            None,
+        );
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                format_size(r.cache_size),
+                format_size(r.write_buffer_size),
+                r.repeat.to_string(),
+                format!("{:.0}", r.throughput),
+                format!("{:.0}", r.predicted_throughput),
+                format!("{:.4}", r.measured_hit_ratio),
+                format!("{:.4}", r.predicted_hit_ratio),
+                format!("{:.1}", r.state_p99_us),
+                format_size(r.disk_read_bytes),
+            ]
+        })
+        .collect();
+    body += &table(
+        &[
+            "cache",
+            "write buffer",
+            "repeat",
+            "events/s",
+            "predicted events/s",
+            "measured hit ratio",
+            "predicted hit ratio",
+            "state p99 (µs)",
+            "disk reads",
+        ],
+        &cells,
+    );
+    page(&format!("memscale sweep: {query}"), &body)
+}
