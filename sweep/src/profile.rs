@@ -27,6 +27,10 @@ pub struct CurvePoint {
     pub cache_size: u64,
     /// Hit ratio of the RocksDB LRUCache model: the prediction.
     pub model_hit_ratio: f64,
+    /// Misses the model predicts, scaled to the lookups RocksDB counted.
+    pub model_misses: f64,
+    /// Bytes those misses read.
+    pub model_miss_bytes: f64,
     /// Hit ratio of plain LRU (exact stack distances) on the block trace.
     pub lru_hit_ratio: f64,
     /// Byte hit ratio of plain LRU on the block trace.
@@ -59,6 +63,16 @@ pub struct OperatorModel {
     pub working_set_bytes: u64,
     /// Mean cost of a miss (a block read from the disk), microseconds.
     pub miss_cost_us: Option<f64>,
+    /// Misses the model predicts at the run's size.
+    pub run_misses: f64,
+    /// Bytes they read.
+    pub run_miss_bytes: f64,
+    /// Fixed cost of a block read, microseconds: the run's SST read time
+    /// less its bytes at the disk's bandwidth, per read.
+    pub read_latency_us: f64,
+    /// Cost of a byte read, microseconds (1 / the disk's O_DIRECT
+    /// bandwidth).
+    pub us_per_byte: f64,
     /// Smallest cache size whose predicted hit ratio reaches the target.
     pub size_for_target: Option<u64>,
     /// The knee of the predicted curve (largest gain over the chord).
@@ -105,6 +119,7 @@ pub fn analyze(
     traces: &Traces,
     sizes: &[u64],
     target: f64,
+    bytes_per_us: f64,
 ) -> Result<Vec<OperatorModel>> {
     let model = PolicySpec::parse(MODEL)?;
     let lru = PolicySpec::parse("lru")?;
@@ -120,27 +135,42 @@ pub fn analyze(
         all_sizes.dedup();
         let opts = SimOptions { unit: Unit::Bytes, warmup: Warmup::None };
         let results = simulate_many(&trace, &[model.clone(), lru.clone()], &all_sizes, opts, &|_| {});
+        let result = |policy: &PolicySpec, size: u64| {
+            results.iter().find(|r| r.policy == policy.to_string() && r.cache_size == size)
+        };
         let hit = |policy: &PolicySpec, size: u64| {
-            results
-                .iter()
-                .find(|r| r.policy == policy.to_string() && r.cache_size == size)
-                .map_or((0.0, 0.0), |r| (1.0 - r.miss_ratio, 1.0 - r.byte_miss_ratio))
+            result(policy, size).map_or((0.0, 0.0), |r| (1.0 - r.miss_ratio, 1.0 - r.byte_miss_ratio))
         };
         let lookups = op.block_cache_hits + op.block_cache_misses;
+        // The trace and RocksDB's statistics count the same lookups; scale
+        // anyway, in case the trace was sampled or cut short.
+        let scale = if trace.is_empty() { 0.0 } else { lookups as f64 / trace.len() as f64 };
+        let misses = |size: u64| {
+            result(&model, size).map_or((0.0, 0.0), |r| (r.misses as f64 * scale, r.byte_misses as f64 * scale))
+        };
+        let us_per_byte = 1.0 / bytes_per_us.max(1e-9);
+        let read_latency_us = if op.sst_reads > 0 {
+            ((op.sst_read_micros as f64 - us_per_byte * op.disk_read_bytes as f64) / op.sst_reads as f64).max(0.0)
+        } else {
+            0.0
+        };
         let model_at_run = hit(&model, cache_size).0;
+        let at_run = misses(cache_size);
         let mut points: Vec<CurvePoint> = sizes
             .iter()
             .map(|&s| CurvePoint {
                 cache_size: s,
                 model_hit_ratio: hit(&model, s).0,
+                model_misses: misses(s).0,
+                model_miss_bytes: misses(s).1,
                 lru_hit_ratio: hit(&lru, s).0,
                 lru_byte_hit_ratio: hit(&lru, s).1,
                 predicted_throughput: 0.0,
             })
             .collect();
         for p in &mut points {
-            p.predicted_throughput =
-                predict_throughput(snapshot, rate, &[(&op.name, p.model_hit_ratio - model_at_run)]);
+            let extra = (p.model_misses - at_run.0) * read_latency_us + (p.model_miss_bytes - at_run.1) * us_per_byte;
+            p.predicted_throughput = predict_throughput(snapshot, rate, &[(&op.name, extra / 1e6)]);
         }
         let key_points = match &traces.keys {
             Some(path) => {
@@ -167,6 +197,10 @@ pub fn analyze(
             blocks: trace.n_objects() as u64,
             working_set_bytes: trace.working_set_bytes(),
             miss_cost_us: op.miss_cost_us,
+            run_misses: at_run.0,
+            run_miss_bytes: at_run.1,
+            read_latency_us,
+            us_per_byte,
             size_for_target: size_for(&points, target),
             knee: knee(&points),
             points,
@@ -176,17 +210,14 @@ pub fn analyze(
     Ok(out)
 }
 
-/// Job throughput were the named operators' hit ratios changed by the
-/// given amounts (new − profiled): each one's useful time changes by its
-/// change in misses times its cost of a miss, and the job goes as fast as
-/// its slowest operator can (DS2's true processing rate, in source events),
-/// or at the source `rate` when one was set and the job keeps up.
+/// Job throughput were the named operators' useful time changed by the
+/// given seconds (the change in misses times the fixed cost of a read,
+/// plus the change in bytes missed times the cost of a byte): the job goes
+/// as fast as its slowest operator can (DS2's true processing rate, in
+/// source events), or at the source `rate` when one was set and the job
+/// keeps up.
 pub fn predict_throughput(s: &JobSnapshot, rate: Option<u64>, changes: &[(&str, f64)]) -> f64 {
-    let extra = |o: &OperatorSnapshot| -> f64 {
-        let Some(cost_us) = o.miss_cost_us else { return 0.0 };
-        let lookups = (o.block_cache_hits + o.block_cache_misses) as f64;
-        changes.iter().filter(|(n, _)| *n == o.name).map(|(_, dh)| -dh * lookups * cost_us / 1e6).sum()
-    };
+    let extra = |o: &OperatorSnapshot| -> f64 { changes.iter().filter(|(n, _)| *n == o.name).map(|(_, dt)| *dt).sum() };
     // Capacity of an operator, in source events per second.
     let capacity = |o: &OperatorSnapshot, useful_s: f64| {
         if useful_s <= 0.0 || o.records_in == 0 {
@@ -201,6 +232,16 @@ pub fn predict_throughput(s: &JobSnapshot, rate: Option<u64>, changes: &[(&str, 
     match capacity.min(limit) {
         t if t.is_finite() => t,
         _ => s.throughput,
+    }
+}
+
+impl OperatorModel {
+    /// Seconds of useful time this operator would gain (or lose) at
+    /// `point` against the profiled run.
+    pub fn extra_seconds(&self, point: &CurvePoint) -> f64 {
+        ((point.model_misses - self.run_misses) * self.read_latency_us
+            + (point.model_miss_bytes - self.run_miss_bytes) * self.us_per_byte)
+            / 1e6
     }
 }
 

@@ -48,7 +48,12 @@ pub fn profile(
     }
     let finished = setup.execute(None, Duration::from_secs(3600), &mut |_| Ok(()))?;
     let bar = crate::progress::spinner("modelling the block cache");
-    let models = analyze(&finished.snapshot, setup.run_config.rate, &Traces { blocks, keys }, sizes, target)?;
+    // The disk's bandwidth splits a miss's cost into a fixed latency and a
+    // per-byte part (filter and index blocks are far larger than data
+    // blocks, and small caches miss them).
+    let bytes_per_us = engine::state::direct_io::read_bandwidth(dir, 64 << 20)?;
+    let traces = Traces { blocks, keys };
+    let models = analyze(&finished.snapshot, setup.run_config.rate, &traces, sizes, target, bytes_per_us)?;
     bar.finish_and_clear();
     Ok((finished.snapshot, models))
 }

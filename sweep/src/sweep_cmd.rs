@@ -54,7 +54,7 @@ fn predicted_hit(p: &Profiled, size: u64) -> (f64, Vec<(String, f64)>) {
         let Some(point) = m.points.iter().find(|q| q.cache_size == size) else { continue };
         hits += m.lookups as f64 * point.model_hit_ratio;
         lookups += m.lookups as f64;
-        changes.push((m.name.clone(), point.model_hit_ratio - m.model_hit_ratio_at_run));
+        changes.push((m.name.clone(), m.extra_seconds(point)));
     }
     (if lookups > 0.0 { hits / lookups } else { 0.0 }, changes)
 }

@@ -102,6 +102,21 @@ impl Aggregates {
         &acc[1..]
     }
 
+    /// Reads appended partial accumulators (one or more) and folds them
+    /// into one.
+    pub fn decode_partials(&self, bytes: &[u8]) -> Result<Vec<Value>, DecodeError> {
+        let all = row::decode(bytes)?;
+        let w = self.width();
+        if all.is_empty() || all.len() % w != 0 {
+            return Err(DecodeError { offset: 0, reason: "partial accumulators of the wrong width" });
+        }
+        let mut acc = all[..w].to_vec();
+        for part in all[w..].chunks(w) {
+            self.merge(&mut acc, part);
+        }
+        Ok(acc)
+    }
+
     /// Reads an accumulator from state bytes.
     pub fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, DecodeError> {
         let acc = row::decode(bytes)?;

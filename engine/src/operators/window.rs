@@ -80,9 +80,11 @@ const PANES: StateId = StateId(0);
 /// slide; a hopping window of 10 s every 2 s is five panes, so a row
 /// updates one pane, not five windows), and rows of one input batch are
 /// folded in memory first, so a hot key costs one read and one write per
-/// batch. A window's timer merges its panes, drops the oldest, which no
-/// later window needs, and sets the timer of the key's next window while
-/// panes remain (one timer per window, not one per pane and window).
+/// batch, and the batch's partial result is appended to the pane (a merge,
+/// no read). A window's timer folds its panes' partials, drops the oldest
+/// pane, which no later window needs, and sets the timer of the key's next
+/// window while panes remain (one timer per window, not per pane and
+/// window).
 pub struct WindowAggregate {
     windows: Windows,
     key: KeyOf,
@@ -147,7 +149,7 @@ impl WindowAggregate {
         }
         let mut acc: Option<Vec<Value>> = None;
         for (_, bytes) in &panes {
-            let p = self.aggs.decode(bytes)?;
+            let p = self.aggs.decode_partials(bytes)?;
             match &mut acc {
                 Some(a) => self.aggs.merge(a, &p),
                 None => acc = Some(p),
@@ -203,24 +205,21 @@ impl Operator for WindowAggregate {
             ctx.set_key_group(kg);
             let pane_end = pane_start + pane;
             self.pane_key(&key, pane_end);
-            let mut acc = acc;
-            if ctx.get(PANES, &self.state_key, &mut self.value)? {
-                let old = self.aggs.decode(&self.value)?;
-                self.aggs.merge(&mut acc, &old);
+            // The pane's first window gets a timer (registering it again
+            // is free); each window's timer sets the next while the key
+            // has panes left.
+            let mut timer_key = key.clone();
+            row::encode_int(pane_end as i64, &mut timer_key);
+            if proc_time {
+                ctx.processing_timer(pane_end - 1, &timer_key);
             } else {
-                // A new pane: its first window gets a timer; each window's
-                // timer registers the next while the key has panes left.
-                let mut timer_key = key.clone();
-                row::encode_int(pane_end as i64, &mut timer_key);
-                if proc_time {
-                    ctx.processing_timer(pane_end - 1, &timer_key);
-                } else {
-                    ctx.timer(pane_end - 1, &timer_key);
-                }
+                ctx.timer(pane_end - 1, &timer_key);
             }
+            // A partial accumulator is appended, not read and rewritten:
+            // the window's timer folds the partials.
             self.value.clear();
             row::encode(&acc, &mut self.value);
-            ctx.put(PANES, &self.state_key, &self.value)?;
+            ctx.merge(PANES, &self.state_key, &self.value)?;
         }
         Ok(())
     }

@@ -125,6 +125,10 @@ pub struct OperatorSnapshot {
     /// Mean time of a block read from an SST file, microseconds (the cost
     /// of a miss), when there were reads.
     pub miss_cost_us: Option<f64>,
+    /// Block reads from SST files.
+    pub sst_reads: u64,
+    /// Microseconds spent in them.
+    pub sst_read_micros: u64,
     /// State read latency over all subtasks.
     pub get: Quantiles,
     /// State write latency over all subtasks.
@@ -229,6 +233,8 @@ impl JobMetrics {
                     estimated_keys: sum(&|s| s.estimated_keys),
                     block_cache_hits: hits,
                     block_cache_misses: misses,
+                    sst_reads: sum(&|s| s.sst_reads),
+                    sst_read_micros: sum(&|s| s.sst_read_micros),
                     miss_cost_us: {
                         let (n, us) = (sum(&|s| s.sst_reads), sum(&|s| s.sst_read_micros));
                         (n > 0).then(|| us as f64 / n as f64)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Prediction accuracy (issue 4): for q20, q18 and q5 with the large-state
+# preset, one profiling run at 64 MiB predicts the block-cache hit ratio and
+# throughput at every size from 8 MiB to 512 MiB; each sweep prints the
+# largest hit-ratio error. The source rate is fixed below every
+# configuration's capacity, so that RocksDB's background work (flushes,
+# compactions: the LSM shape, hence the lookups) follows the same timeline
+# in every run, as in a job running at its input rate.
+#
+#   scripts/accuracy_sweeps.sh [EVENTS] [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVENTS=${1:-1000000}
+OUT=${2:-out/accuracy}
+cargo build --release -q -p memscale
+for spec in "q20 50000" "q18 50000" "q5 25000"; do
+  set -- $spec
+  target/release/memscale sweep --query "$1" --preset large-state --events "$EVENTS" --rate "$2" \
+    --sizes 8MiB..512MiB:8 --out "$OUT/$1"
+done
