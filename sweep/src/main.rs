@@ -21,6 +21,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Output piped into `head` and closed early ends the process quietly,
+    // as with any Unix tool, instead of failing a print.
+    // SAFETY: restoring the default disposition of SIGPIPE before any
+    // thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     let result = match args.command {
         cli::Command::Sim(a) => sim_cmd::run(a),
