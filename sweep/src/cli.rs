@@ -362,6 +362,19 @@ pub struct JobArgs {
     /// People active at a time (overrides the preset).
     #[arg(long)]
     pub active_people: Option<usize>,
+    /// One in N bids goes to a hot auction (overrides the preset; Nexmark: 2).
+    #[arg(long, value_name = "N")]
+    pub hot_auction_ratio: Option<usize>,
+    /// One in N bids comes from a hot bidder (Nexmark: 4).
+    #[arg(long, value_name = "N")]
+    pub hot_bidder_ratio: Option<usize>,
+    /// One in N auctions comes from a hot seller (Nexmark: 4).
+    #[arg(long, value_name = "N")]
+    pub hot_seller_ratio: Option<usize>,
+    /// Event time of the first event, ms since the epoch (pinned so runs
+    /// repeat exactly).
+    #[arg(long, default_value_t = engine::nexmark::DEFAULT_BASE_TIME_MS)]
+    pub base_time: u64,
     /// Maximum parallelism (number of key groups).
     #[arg(long, default_value_t = 128)]
     pub max_parallelism: u32,

@@ -126,6 +126,16 @@ impl JobArgs {
         if let Some(n) = self.active_people {
             params.active_people = n;
         }
+        if let Some(n) = self.hot_auction_ratio {
+            params.hot_auction_ratio = n;
+        }
+        if let Some(n) = self.hot_bidder_ratio {
+            params.hot_bidder_ratio = n;
+        }
+        if let Some(n) = self.hot_seller_ratio {
+            params.hot_seller_ratio = n;
+        }
+        params.base_time_ms = self.base_time;
         params.validate().map_err(|e| anyhow!("{e}"))?;
 
         let operators = query.operators();

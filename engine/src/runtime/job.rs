@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cachesim::TraceError;
+use rust_rocksdb::WriteBufferManager;
 
 use super::exchange::{Disconnected, Edge, Message, Outputs, Sink};
 use super::graph::{JobGraph, StageKind};
@@ -267,6 +268,7 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
             (0..s.parallelism).map(|k| Arc::new(SubtaskMetrics::new(&s.name, k))).collect();
         let stateful = !s.states.is_empty();
         let mut cache = None;
+        let mut wbm: Option<WriteBufferManager> = None;
         let mut mine = Vec::new();
         for k in 0..s.parallelism {
             if !stateful {
@@ -277,7 +279,15 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
                 Backend::Memory => Box::new(MemoryStore::new(s.states.len())),
                 Backend::RocksDb(rc) => {
                     let c = cache.get_or_insert_with(|| OperatorCache::new(rc.cache_of(&s.name)));
+                    // One write-buffer manager per operator caps its memtables
+                    // at two full write buffers per state and subtask, so
+                    // memtable memory stays bounded and known, as Flink bounds
+                    // it under managed memory.
+                    let budget = rc.write_buffer_size * s.states.len() * s.parallelism as usize * 2;
+                    let wbm =
+                        wbm.get_or_insert_with(|| WriteBufferManager::new_write_buffer_manager(budget, false)).clone();
                     let opts = RocksOptions {
+                        write_buffer_manager: Some(wbm),
                         write_buffer_size: rc.write_buffer_size,
                         direct_io: rc.direct_io,
                         key_groups: cfg.key_groups,
