@@ -89,3 +89,69 @@ fn bad_options_exit_2_and_say_why() {
     std::fs::create_dir_all(state.join("join")).unwrap();
     fails_with(&run_in(dir.path(), &["--state-dir", state.to_str().unwrap()]), &["not empty", "old-state"]);
 }
+
+#[test]
+fn profile_predicts_the_hit_ratio_it_measured() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let out = dir.path().join("profile");
+    let o = memscale(&[
+        "profile",
+        "--events",
+        "60000",
+        "--preset",
+        "large-state",
+        "--cache",
+        "2MiB",
+        "--write-buffer",
+        "256KiB",
+        "--sizes",
+        "1MiB..16MiB:4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("join"), "the report has charts per operator");
+    let p: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("profile.json")).unwrap()).unwrap();
+    let join = &p["operators"][0];
+    assert_eq!(join["name"], "join");
+    let measured = join["measured_hit_ratio"].as_f64().expect("RocksDB counted lookups");
+    let predicted = join["model_hit_ratio_at_run"].as_f64().unwrap();
+    // The block trace replayed through the LRUCache model at the run's own
+    // size gives back what RocksDB's statistics counted.
+    assert!((measured - predicted).abs() < 0.02, "measured {measured:.4}, model {predicted:.4}");
+    assert_eq!(join["lookups"], join["traced_lookups"], "the trace holds every lookup the statistics count");
+    let csv = std::fs::read_to_string(out.join("profile.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4);
+    assert!(!out.join("blocktrace").exists(), "traces are removed unless --keep-traces");
+}
+
+#[test]
+fn a_sweep_started_again_runs_only_what_is_missing() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let out = dir.path().join("sweep");
+    let args = ["sweep", "--events", "20000", "--sizes", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
+    let first = memscale(&[&args[..], &[out.to_str().unwrap()]].concat());
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let rows = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let mut lines = rows.lines();
+    let header = lines.next().unwrap();
+    for col in [
+        "cache_size",
+        "write_buffer_size",
+        "throughput",
+        "measured_hit_ratio",
+        "predicted_hit_ratio",
+        "state_p99_us",
+        "disk_read_bytes",
+    ] {
+        assert!(header.split(',').any(|c| c == col), "column {col} missing from {header}");
+    }
+    assert_eq!(lines.count(), 2);
+    let again = memscale(&[&args[..], &[out.to_str().unwrap()]].concat());
+    assert!(again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("reusing the profile") && err.contains("2 of 2 runs already done"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap(), rows, "nothing re-run, nothing lost");
+    assert!(out.join("report.html").exists());
+}
