@@ -120,6 +120,9 @@ impl RocksStore {
         let prefix_len = o.key_groups.prefix_len() + SCAN_PREFIX_BYTES;
         cf_opts.set_prefix_extractor(SliceTransform::create_fixed_prefix(prefix_len));
         cf_opts.set_memtable_prefix_bloom_ratio(0.05);
+        // Point reads of absent keys (a window's empty panes, a join side's
+        // unknown key) skip the memtable's skiplist search.
+        cf_opts.set_memtable_whole_key_filtering(true);
         let mut opts = cf_opts.clone();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
