@@ -223,11 +223,7 @@ impl WindowJoin {
             rows.push(k[plen..].to_vec());
             true
         })?;
-        for r in &rows {
-            let mut k = prefix.to_vec();
-            k.extend_from_slice(r);
-            ctx.delete(StateId(side), &k)?;
-        }
+        ctx.delete_prefix(StateId(side), prefix)?;
         Ok(rows)
     }
 }

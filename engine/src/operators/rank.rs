@@ -172,11 +172,11 @@ impl Operator for WindowMaxFilter {
     }
 
     fn on_timer(&mut self, time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
-        let mut rows: Vec<(Vec<u8>, Value, Value)> = Vec::new();
+        let mut rows: Vec<(Value, Value)> = Vec::new();
         let mut bad = None;
         ctx.scan(STATE, key, &mut |k, v| {
             match (row::decode_one(k, key.len()), row::decode_one(v, 0)) {
-                (Ok((id, _)), Ok((n, _))) => rows.push((k.to_vec(), id, n)),
+                (Ok((id, _)), Ok((n, _))) => rows.push((id, n)),
                 (Err(e), _) | (_, Err(e)) => bad = Some(e),
             }
             bad.is_none()
@@ -184,13 +184,14 @@ impl Operator for WindowMaxFilter {
         if let Some(e) = bad {
             return Err(e.into());
         }
-        let max = rows.iter().map(|r| r.2.int()).max().unwrap_or(i64::MIN);
-        for (k, id, n) in rows {
+        let max = rows.iter().map(|r| r.1.int()).max().unwrap_or(i64::MIN);
+        for (id, n) in rows {
             if n.int() >= max {
                 ctx.emit(Row::insert(time, 0, vec![id, n]));
             }
-            ctx.delete(STATE, &k)?;
         }
+        // The whole window goes in one range deletion.
+        ctx.delete_prefix(STATE, key)?;
         Ok(())
     }
 }

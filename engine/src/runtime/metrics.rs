@@ -233,6 +233,13 @@ impl<S: StateStore> StateStore for Timed<S> {
         r
     }
 
+    fn delete_prefix(&mut self, state: StateId, kg: u16, prefix: &[u8]) -> Result<(), StateError> {
+        let t = Instant::now();
+        let r = self.inner.delete_prefix(state, kg, prefix);
+        record(&mut self.local.put, t);
+        r
+    }
+
     fn delete_key_groups(&mut self, groups: std::ops::RangeInclusive<u16>) -> Result<(), StateError> {
         self.inner.delete_key_groups(groups)
     }

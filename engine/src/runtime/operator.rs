@@ -107,6 +107,11 @@ impl Context<'_> {
         self.state.merge(state, self.key_group, key, operand)
     }
 
+    /// Removes every key of the current key group starting with `prefix`.
+    pub fn delete_prefix(&mut self, state: StateId, prefix: &[u8]) -> Result<(), StateError> {
+        self.state.delete_prefix(state, self.key_group, prefix)
+    }
+
     /// Removes `key` of the current key group.
     pub fn delete(&mut self, state: StateId, key: &[u8]) -> Result<(), StateError> {
         self.state.delete(state, self.key_group, key)

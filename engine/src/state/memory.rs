@@ -49,6 +49,19 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    fn delete_prefix(&mut self, state: StateId, kg: u16, prefix: &[u8]) -> Result<(), StateError> {
+        let entries = self.state(state)?;
+        let doomed: Vec<(u16, Vec<u8>)> = entries
+            .range((kg, prefix.to_vec())..)
+            .take_while(|((g, k), _)| *g == kg && k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            entries.remove(&k);
+        }
+        Ok(())
+    }
+
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
         self.state(state)?.remove(&(kg, key.to_vec()));
         Ok(())

@@ -76,6 +76,10 @@ pub trait StateStore: Send {
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError>;
 
+    /// Removes every key of key group `kg` in `state` that starts with
+    /// `prefix` (one range deletion in RocksDB, not one tombstone per key).
+    fn delete_prefix(&mut self, state: StateId, kg: u16, prefix: &[u8]) -> Result<(), StateError>;
+
     /// Removes every entry of the key groups in `groups`, in every state
     /// (the source side of a key-group migration).
     fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError>;
@@ -136,6 +140,9 @@ impl<S: StateStore + ?Sized> StateStore for Box<S> {
     ) -> Result<(), StateError> {
         (**self).scan(state, kg, prefix, f)
     }
+    fn delete_prefix(&mut self, state: StateId, kg: u16, prefix: &[u8]) -> Result<(), StateError> {
+        (**self).delete_prefix(state, kg, prefix)
+    }
     fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError> {
         (**self).delete_key_groups(groups)
     }
@@ -193,6 +200,17 @@ pub(crate) mod conformance {
         assert!(store.get(a, 3, b"m", &mut v).unwrap());
         assert_eq!(v, b"xy");
         store.delete(a, 3, b"m").unwrap();
+        store.put(a, 3, b"z/1", b"1").unwrap();
+        store.put(a, 3, b"z/2", b"2").unwrap();
+        store.put(a, 3, b"zz", b"3").unwrap();
+        store.put(a, 4, b"z/1", b"other group").unwrap();
+        store.delete_prefix(a, 3, b"z/").unwrap();
+        assert!(!store.get(a, 3, b"z/1", &mut v).unwrap());
+        assert!(!store.get(a, 3, b"z/2", &mut v).unwrap());
+        assert!(store.get(a, 3, b"zz", &mut v).unwrap());
+        assert!(store.get(a, 4, b"z/1", &mut v).unwrap());
+        store.delete(a, 3, b"zz").unwrap();
+        store.delete(a, 4, b"z/1").unwrap();
         store.delete(a, 3, b"k").unwrap();
         assert!(!store.get(a, 3, b"k", &mut v).unwrap());
         assert!(v.is_empty());

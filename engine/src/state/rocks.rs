@@ -288,6 +288,25 @@ impl StateStore for RocksStore {
         it.status().map_err(|e| rocks(&self.dir, e))
     }
 
+    fn delete_prefix(&mut self, state: StateId, kg: u16, prefix: &[u8]) -> Result<(), StateError> {
+        self.make_key(kg, prefix);
+        let cf = self.cf(state)?;
+        match successor(&self.key) {
+            Some(end) => self.db.delete_range_cf_opt(cf, &self.key, &end, &self.write).map_err(|e| rocks(&self.dir, e)),
+            None => {
+                // A prefix of all 0xff bytes has no successor: delete key
+                // by key.
+                let mut keys = Vec::new();
+                let prefix = prefix.to_vec();
+                self.scan(state, kg, &prefix, &mut |k, _| {
+                    keys.push(k.to_vec());
+                    true
+                })?;
+                keys.iter().try_for_each(|k| self.delete(state, kg, k))
+            }
+        }
+    }
+
     fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError> {
         let (mut from, mut to) = (Vec::new(), Vec::new());
         self.key_groups.write_prefix(*groups.start(), &mut from);

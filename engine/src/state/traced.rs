@@ -210,6 +210,11 @@ impl<S: StateStore> StateStore for Traced<S> {
         })
     }
 
+    fn delete_prefix(&mut self, state: StateId, kg: u16, prefix: &[u8]) -> Result<(), StateError> {
+        self.recorder.record(Op::Delete, state, kg, prefix, 0);
+        self.inner.delete_prefix(state, kg, prefix)
+    }
+
     fn delete_key_groups(&mut self, groups: std::ops::RangeInclusive<u16>) -> Result<(), StateError> {
         self.inner.delete_key_groups(groups)
     }
