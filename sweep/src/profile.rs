@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use cachesim::policy::PolicySpec;
+use cachesim::request::BlockKind;
 use cachesim::sim::{simulate_many, SimOptions, Unit, Warmup};
 use cachesim::trace::dense::{DenseTrace, OpFilter};
 use cachesim::trace::merge::MergedReader;
@@ -35,6 +36,11 @@ pub struct CurvePoint {
     pub lru_hit_ratio: f64,
     /// Byte hit ratio of plain LRU on the block trace.
     pub lru_byte_hit_ratio: f64,
+    /// Hit ratio of plain LRU over data blocks only (the cache holding
+    /// nothing else).
+    pub data_lru_hit_ratio: f64,
+    /// Byte hit ratio of plain LRU over data blocks only.
+    pub data_lru_byte_hit_ratio: f64,
     /// Predicted job throughput, events/s, were this operator's cache this
     /// size.
     pub predicted_throughput: f64,
@@ -86,7 +92,7 @@ pub struct OperatorModel {
 
 /// Reads every block trace of `op` (files `<op>.<subtask>.trace` in `dir`)
 /// as one time-ordered trace.
-fn block_trace(dir: &Path, op: &OperatorSnapshot) -> Result<DenseTrace> {
+fn block_trace(dir: &Path, op: &OperatorSnapshot, data_only: bool) -> Result<DenseTrace> {
     let mut inputs: Vec<Box<dyn TraceReader>> = Vec::new();
     for k in 0..op.parallelism {
         let p = dir.join(format!("{}.{k}.trace", op.name));
@@ -94,7 +100,8 @@ fn block_trace(dir: &Path, op: &OperatorSnapshot) -> Result<DenseTrace> {
         inputs.push(Box::new(r));
     }
     let mut merged = MergedReader::new(inputs);
-    Ok(DenseTrace::load(&mut merged, OpFilter::All)?)
+    let keep = |q: &cachesim::request::Request| !data_only || q.tags.block == BlockKind::Data;
+    Ok(DenseTrace::load_with(&mut merged, OpFilter::All, keep, |_| {})?)
 }
 
 /// The key-level trace of operator number `stage`.
@@ -129,7 +136,11 @@ pub fn analyze(
             continue;
         }
         let Some(cache_size) = op.cache_capacity else { bail!("operator `{}` has no block cache", op.name) };
-        let trace = block_trace(&traces.blocks, op)?;
+        let trace = block_trace(&traces.blocks, op, false)?;
+        // Data blocks alone: the curve of the state itself, without the
+        // index and filter blocks that share the cache.
+        let data = block_trace(&traces.blocks, op, true)?;
+        let data_mrc = mrc::exact::exact_mrc(&data, Unit::Bytes, sizes, Warmup::None);
         let mut all_sizes: Vec<u64> = sizes.iter().copied().chain([cache_size]).collect();
         all_sizes.sort_unstable();
         all_sizes.dedup();
@@ -165,6 +176,16 @@ pub fn analyze(
                 model_miss_bytes: misses(s).1,
                 lru_hit_ratio: hit(&lru, s).0,
                 lru_byte_hit_ratio: hit(&lru, s).1,
+                data_lru_hit_ratio: data_mrc
+                    .points
+                    .iter()
+                    .find(|p| p.cache_size == s)
+                    .map_or(0.0, |p| 1.0 - p.miss_ratio),
+                data_lru_byte_hit_ratio: data_mrc
+                    .points
+                    .iter()
+                    .find(|p| p.cache_size == s)
+                    .map_or(0.0, |p| 1.0 - p.byte_miss_ratio),
                 predicted_throughput: 0.0,
             })
             .collect();

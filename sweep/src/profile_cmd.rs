@@ -90,6 +90,8 @@ fn write_csv(models: &[OperatorModel], path: &Path) -> Result<()> {
         "model_hit_ratio",
         "lru_hit_ratio",
         "lru_byte_hit_ratio",
+        "data_lru_hit_ratio",
+        "data_lru_byte_hit_ratio",
         "predicted_throughput",
     ])?;
     for m in models {
@@ -100,6 +102,8 @@ fn write_csv(models: &[OperatorModel], path: &Path) -> Result<()> {
                 format!("{:.6}", p.model_hit_ratio),
                 format!("{:.6}", p.lru_hit_ratio),
                 format!("{:.6}", p.lru_byte_hit_ratio),
+                format!("{:.6}", p.data_lru_hit_ratio),
+                format!("{:.6}", p.data_lru_byte_hit_ratio),
                 format!("{:.1}", p.predicted_throughput),
             ])?;
         }
@@ -210,6 +214,11 @@ fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -
             Series {
                 name: "LRU (bytes)".into(),
                 points: m.points.iter().map(|p| (mib(p.cache_size), p.lru_byte_hit_ratio)).collect(),
+                markers_only: false,
+            },
+            Series {
+                name: "LRU, data blocks only".into(),
+                points: m.points.iter().map(|p| (mib(p.cache_size), p.data_lru_hit_ratio)).collect(),
                 markers_only: false,
             },
         ];
