@@ -7,8 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// memscale: memory-aware profiling and cache modeling for stateful stream
 /// processing.
 ///
-/// Read cache traces, simulate cache policies at many sizes, and compute
-/// miss-ratio curves. Sizes are written like `64MiB`, lists like
+/// Run Nexmark queries on a dataflow engine with RocksDB state (`run`),
+/// profile their memory and predict the block cache's behaviour at every
+/// size (`profile`), check the predictions against measurements (`sweep`);
+/// read cache traces, simulate cache policies at many sizes, and compute
+/// miss-ratio curves (`trace`, `sim`, `mrc`). Sizes are written like `64MiB`, lists like
 /// `128MiB,256MiB`, and ranges like `128MiB..1GiB:8` (8 evenly spaced sizes,
 /// both ends included). Without a TRACE, `sim` and `mrc` run on a built-in
 /// synthetic workload (Zipf 0.9, 2 M requests over 200 k objects of
