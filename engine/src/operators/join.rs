@@ -223,7 +223,14 @@ impl WindowJoin {
             rows.push(k[plen..].to_vec());
             true
         })?;
-        ctx.delete_prefix(StateId(side), prefix)?;
+        // Point deletions: a key's window holds a row or two, and a range
+        // deletion per key and window would pile up range tombstones that
+        // every later read must check.
+        for r in &rows {
+            let mut k = prefix.to_vec();
+            k.extend_from_slice(r);
+            ctx.delete(StateId(side), &k)?;
+        }
         Ok(rows)
     }
 }

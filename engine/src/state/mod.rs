@@ -77,7 +77,9 @@ pub trait StateStore: Send {
     ) -> Result<(), StateError>;
 
     /// Removes every key of key group `kg` in `state` that starts with
-    /// `prefix` (one range deletion in RocksDB, not one tombstone per key).
+    /// `prefix` (one range deletion in RocksDB, not one tombstone per key:
+    /// for large, rare deletions; many small ones would pile up range
+    /// tombstones that every read must check).
     fn delete_prefix(&mut self, state: StateId, kg: u16, prefix: &[u8]) -> Result<(), StateError>;
 
     /// Removes every entry of the key groups in `groups`, in every state
