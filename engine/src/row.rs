@@ -192,6 +192,32 @@ pub fn decode_one(bytes: &[u8], at: usize) -> Result<(Value, usize), DecodeError
     }
 }
 
+/// Appends one row to a row list: `u32 length | encoded row` (lists are
+/// grown by appending, also through a state merge).
+pub fn encode_list_item(values: &[Value], out: &mut Vec<u8>) {
+    let at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    encode(values, out);
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// Decodes a row list written by [`encode_list_item`].
+pub fn decode_list(bytes: &[u8]) -> Result<Vec<Vec<Value>>, DecodeError> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let len = bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or(DecodeError { offset: at, reason: "truncated row list" })?;
+        let body = bytes.get(at + 4..at + 4 + len).ok_or(DecodeError { offset: at, reason: "truncated row" })?;
+        out.push(decode(body)?);
+        at += 4 + len;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +237,15 @@ mod tests {
             let mut b = Vec::new();
             encode(&values, &mut b);
             prop_assert_eq!(decode(&b).unwrap(), values);
+        }
+
+        #[test]
+        fn row_lists_round_trip(rows in proptest::collection::vec(proptest::collection::vec(value(), 0..4), 0..5)) {
+            let mut b = Vec::new();
+            for r in &rows {
+                encode_list_item(r, &mut b);
+            }
+            prop_assert_eq!(decode_list(&b).unwrap(), rows);
         }
 
         #[test]

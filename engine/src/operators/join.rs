@@ -125,10 +125,7 @@ impl Operator for IntervalJoin {
         self.entry.extend_from_slice(&self.prefix);
         row::encode_int(row.ts as i64, &mut self.entry);
         self.value.clear();
-        self.value.extend_from_slice(&[0; 4]);
-        row::encode(&row.cols, &mut self.value);
-        let len = (self.value.len() - 4) as u32;
-        self.value[..4].copy_from_slice(&len.to_be_bytes());
+        row::encode_list_item(&row.cols, &mut self.value);
         ctx.merge(mine, &self.entry, &self.value)?;
         // A row is useless once no partner can arrive: the other side's
         // rows of interest are all at or before this time.
@@ -154,7 +151,7 @@ impl Operator for IntervalJoin {
             true
         })?;
         for (t, bucket) in partners {
-            for cols in split_bucket(&bucket)? {
+            for cols in row::decode_list(&bucket)? {
                 let o = Row::insert(t, 0, cols);
                 let (l, r) = if side == 0 { (&row, &o) } else { (&o, &row) };
                 if let Some(mut out) = (self.output)(l, r) {
@@ -172,22 +169,6 @@ impl Operator for IntervalJoin {
         }
         Ok(())
     }
-}
-
-/// The rows of a time bucket: `u32 length | encoded row` repeated.
-fn split_bucket(bucket: &[u8]) -> Result<Vec<Vec<Value>>, OpError> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < bucket.len() {
-        let len = bucket
-            .get(at..at + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or(row::DecodeError { offset: at, reason: "truncated bucket" })?;
-        let body = bucket.get(at + 4..at + 4 + len).ok_or(row::DecodeError { offset: at, reason: "truncated row" })?;
-        out.push(row::decode(body)?);
-        at += 4 + len;
-    }
-    Ok(out)
 }
 
 /// Builds a window join's row from (left columns, right columns, window

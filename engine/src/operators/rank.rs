@@ -94,7 +94,7 @@ impl Operator for TopN {
         self.state_key.clear();
         row::encode(&(self.key)(&row), &mut self.state_key);
         let old: Vec<Vec<Value>> =
-            if ctx.get(STATE, &self.state_key, &mut self.value)? { split_rows(&self.value)? } else { Vec::new() };
+            if ctx.get(STATE, &self.state_key, &mut self.value)? { row::decode_list(&self.value)? } else { Vec::new() };
         let pos = old.partition_point(|o| (self.order)(o, &row.cols) != Ordering::Greater);
         if pos >= self.n {
             return Ok(());
@@ -110,30 +110,11 @@ impl Operator for TopN {
         }
         self.value.clear();
         for r in &new {
-            let mut one = Vec::new();
-            row::encode(r, &mut one);
-            self.value.extend_from_slice(&(one.len() as u32).to_be_bytes());
-            self.value.extend_from_slice(&one);
+            row::encode_list_item(r, &mut self.value);
         }
         ctx.put(STATE, &self.state_key, &self.value)?;
         Ok(())
     }
-}
-
-/// Rows stored as `u32 length | encoded row`, repeated.
-fn split_rows(bytes: &[u8]) -> Result<Vec<Vec<Value>>, OpError> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let len = bytes
-            .get(at..at + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or(row::DecodeError { offset: at, reason: "truncated row list" })?;
-        let body = bytes.get(at + 4..at + 4 + len).ok_or(row::DecodeError { offset: at, reason: "truncated row" })?;
-        out.push(row::decode(body)?);
-        at += 4 + len;
-    }
-    Ok(out)
 }
 
 /// Per window (keyed by its end), the rows whose `value` column reaches the
