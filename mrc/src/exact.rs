@@ -23,37 +23,56 @@ use crate::stack::Distance;
 /// Time positions are request indices and each request's previous access
 /// comes from one sequential pre-pass ([`DenseTrace::prev_access`]), so the
 /// main loop needs no per-object lookups and no renumbering
-/// ([`crate::stack::StackDistance`] is the streaming variant).
+/// ([`crate::stack::StackDistance`] is the streaming variant). Only the
+/// distance of `unit` is computed: [`Distance::objects`] is 0 in a byte
+/// profile and [`Distance::bytes`] 0 in an object one.
 pub fn exact_profile(trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: Warmup) -> LruProfile {
-    let mut markers = Markers::new(trace.len());
+    match unit {
+        Unit::Objects => run(ObjectMarkers::new(trace.len()), trace, unit, probes, warmup),
+        Unit::Bytes => run(ByteMarkers::new(trace.len()), trace, unit, probes, warmup),
+    }
+}
+
+/// The exact LRU MRC at `sizes`.
+pub fn exact_mrc(trace: &DenseTrace, unit: Unit, sizes: &[u64], warmup: Warmup) -> Mrc {
+    exact_profile(trace, unit, sizes, warmup).mrc("exact")
+}
+
+/// Live markers over request positions: the most recent access of every
+/// object seen so far.
+trait Markers {
+    /// How many requests ahead to prefetch: enough to overlap cache misses,
+    /// few enough that the outstanding lines fit the core's fill buffers.
+    /// Tuned on the 20 M-request Zipf trace of docs/BENCHMARKS.md.
+    const PREFETCH_AHEAD: usize;
+
+    /// Hints the CPU to load what [`Markers::take`] at `pos` will read.
+    fn prefetch(&self, pos: usize);
+
+    /// Removes the marker at `pos`; returns the distance of a request of
+    /// `size` bytes whose previous access was at `pos`.
+    fn take(&mut self, pos: usize, size: u32) -> Distance;
+
+    /// Adds a marker at `pos`, the newest position so far.
+    fn put(&mut self, pos: usize, size: u32);
+}
+
+fn run<M: Markers>(mut markers: M, trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: Warmup) -> LruProfile {
     let mut profile = LruProfile::new(unit, probes);
     let start = warmup.start_index(trace);
     let inv_rate = 1.0 / trace.sample_rate.clamp(f64::MIN_POSITIVE, 1.0);
     let prev = trace.prev_access();
     let sizes = &trace.sizes;
-    let bytes = unit == Unit::Bytes;
-    for i in 0..trace.len() {
-        // The loop is bound by cache misses on the marker words (and sizes)
-        // of earlier requests; start fetching them a few requests ahead.
-        if let Some(&ahead) = prev.get(i + if bytes { PREFETCH_AHEAD_BYTES } else { PREFETCH_AHEAD_OBJECTS }) {
+    for (i, (&p, &size)) in prev.iter().zip(sizes).enumerate() {
+        // The loop is bound by cache misses on the markers of earlier
+        // requests; start fetching them a few requests ahead.
+        if let Some(&ahead) = prev.get(i + M::PREFETCH_AHEAD) {
             if ahead != NEVER {
-                markers.prefetch(ahead as usize, sizes, bytes);
+                markers.prefetch(ahead as usize);
             }
         }
-        let size = sizes[i];
-        let p = prev[i];
-        let d = if p == NEVER {
-            None
-        } else if bytes {
-            Some(markers.take::<true>(p as usize, sizes, size))
-        } else {
-            Some(markers.take::<false>(p as usize, sizes, size))
-        };
-        if bytes {
-            markers.put::<true>(i, size);
-        } else {
-            markers.put::<false>(i, size);
-        }
+        let d = (p != NEVER).then(|| markers.take(p as usize, size));
+        markers.put(i, size);
         if i >= start {
             profile.record(d, size, inv_rate, inv_rate);
         }
@@ -61,131 +80,156 @@ pub fn exact_profile(trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: War
     profile
 }
 
-// How many requests ahead to prefetch: enough to overlap misses, few enough
-// that the outstanding lines fit the core's fill buffers (objects touch 2
-// lines a request, bytes 5). Tuned on the 20 M-request Zipf trace.
-const PREFETCH_AHEAD_OBJECTS: usize = 32;
-const PREFETCH_AHEAD_BYTES: usize = 6;
+#[inline]
+fn prefetch_line<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is only a hint; it neither faults nor reads
+    // memory into the program, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
-/// Live markers over request positions, in a four-level hierarchy so that
-/// a request touches a few cache lines it can fetch ahead, plus a tree small
-/// enough to stay in a core's cache:
-///
-/// - position: a bit per position in 64-bit words; sizes from the trace;
-/// - group of 8 positions: bytes per group (`groups`, one line per word);
-/// - word of 64 positions: bytes per word (`word_bytes`, one line per block);
-///   marker counts are popcounts of the block's 8 words (one line);
-/// - block of 512 positions: a Fenwick tree of (markers, bytes).
-struct Markers {
-    bits: Vec<u64>,
-    groups: Vec<[u64; 8]>,
-    word_bytes: Vec<[u64; 8]>,
+/// Sum of the entries after index `i` (branch-free, so it vectorizes).
+#[inline]
+fn sum_after<const N: usize, T: Copy + Into<u64>>(xs: &[T; N], i: usize) -> u64 {
+    xs.iter().enumerate().map(|(k, &x)| if k > i { x.into() } else { 0 }).sum()
+}
+
+/// Object distances: a bit per position in 64-bit words, marker counts of a
+/// block of 512 positions (8 words, one cache line) by popcount, and a
+/// Fenwick tree of counts over blocks, small enough to stay in a core's
+/// cache. A request touches one line of bits and the tree.
+struct ObjectMarkers {
+    bits: Vec<Bits>,
     tree: Fenwick,
     live: u64,
+    newest_block: usize,
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bits([u64; 8]);
+
+impl ObjectMarkers {
+    fn new(n: usize) -> ObjectMarkers {
+        let blocks = n / 512 + 1;
+        ObjectMarkers { bits: vec![Bits([0; 8]); blocks], tree: Fenwick::new(blocks), live: 0, newest_block: 0 }
+    }
+}
+
+impl Markers for ObjectMarkers {
+    const PREFETCH_AHEAD: usize = 32;
+
+    #[inline]
+    fn prefetch(&self, pos: usize) {
+        let b = pos / 512;
+        prefetch_line(&self.bits[b]);
+        prefetch_line(self.tree.entry_ptr(b));
+    }
+
+    #[inline]
+    fn take(&mut self, pos: usize, _size: u32) -> Distance {
+        let (b, wi, off) = (pos / 512, (pos / 64) % 8, pos % 64);
+        let mut objects = if b == self.newest_block { 0 } else { self.live - self.tree.prefix(b).0 };
+        let block = &mut self.bits[b].0;
+        objects += block.iter().enumerate().map(|(k, w)| if k > wi { w.count_ones() as u64 } else { 0 }).sum::<u64>();
+        let later = if off == 63 { 0 } else { block[wi] & (!0u64 << (off + 1)) };
+        objects += later.count_ones() as u64 + 1;
+        block[wi] &= !(1u64 << off);
+        self.tree.sub(b, 1, 0);
+        self.live -= 1;
+        Distance { objects, bytes: 0 }
+    }
+
+    #[inline]
+    fn put(&mut self, pos: usize, _size: u32) {
+        let b = pos / 512;
+        self.newest_block = b;
+        self.bits[b].0[(pos / 64) % 8] |= 1 << (pos % 64);
+        self.tree.add(b, 1, 0);
+        self.live += 1;
+    }
+}
+
+/// Byte distances: the size of each position's live marker (0 when none),
+/// 16 to a cache line, then byte sums of lines, 8 to a line (128
+/// positions), and of those groups, 8 to a line (1024 positions), then a
+/// Fenwick tree of bytes over blocks of 1024 positions. A request reads
+/// three lines it can fetch ahead and a tree that stays in a core's cache;
+/// a size of 0 stands for "no marker" because an empty object adds nothing
+/// to a byte distance.
+struct ByteMarkers {
+    sizes: Vec<Sizes>,
+    line_bytes: Vec<Sums>,
+    group_bytes: Vec<Sums>,
+    tree: Fenwick,
     live_bytes: u64,
     newest_block: usize,
 }
 
-impl Markers {
-    fn new(n: usize) -> Markers {
-        let blocks = n / 512 + 1;
-        Markers {
-            bits: vec![0; blocks * 8],
-            groups: vec![[0; 8]; blocks * 8],
-            word_bytes: vec![[0; 8]; blocks],
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Sizes([u32; 16]);
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Sums([u64; 8]);
+
+impl ByteMarkers {
+    fn new(n: usize) -> ByteMarkers {
+        let blocks = n / 1024 + 1;
+        ByteMarkers {
+            sizes: vec![Sizes([0; 16]); blocks * 64],
+            line_bytes: vec![Sums([0; 8]); blocks * 8],
+            group_bytes: vec![Sums([0; 8]); blocks],
             tree: Fenwick::new(blocks),
-            live: 0,
             live_bytes: 0,
             newest_block: 0,
         }
     }
-
-    /// Markers and bytes in blocks after `block`.
-    #[inline]
-    fn after(&self, block: usize) -> (u64, u64) {
-        if block == self.newest_block {
-            return (0, 0);
-        }
-        let (c, b) = self.tree.prefix(block);
-        (self.live.wrapping_sub(c), self.live_bytes.wrapping_sub(b))
-    }
-
-    /// Hints the CPU to load what [`Markers::take`] at `pos` will read.
-    #[inline]
-    fn prefetch(&self, pos: usize, sizes: &[u32], bytes: bool) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let (w, b) = (pos / 64, pos / 512);
-            // SAFETY: prefetching is only a hint, and every address is within
-            // a live allocation (w < bits.len(), b < word_bytes.len(),
-            // b + 1 < tree.len(), pos < sizes.len()).
-            unsafe {
-                _mm_prefetch(self.bits.as_ptr().add(w) as *const i8, _MM_HINT_T0);
-                _mm_prefetch(self.tree.entry_ptr(b) as *const i8, _MM_HINT_T0);
-                if bytes {
-                    _mm_prefetch(self.groups.as_ptr().add(w) as *const i8, _MM_HINT_T0);
-                    _mm_prefetch(self.word_bytes.as_ptr().add(b) as *const i8, _MM_HINT_T0);
-                    _mm_prefetch(sizes.as_ptr().add(pos) as *const i8, _MM_HINT_T0);
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (pos, sizes, bytes);
-    }
-
-    /// Removes the marker at `pos`; returns the distances of a request whose
-    /// previous access was at `pos` and whose size is `size` (the byte
-    /// distance only with `BYTES`).
-    #[inline]
-    fn take<const BYTES: bool>(&mut self, pos: usize, sizes: &[u32], size: u32) -> Distance {
-        let (w, off) = (pos / 64, pos % 64);
-        let (b, wi) = (w / 8, w % 8);
-        let (mut objects, mut bytes) = self.after(b);
-        let block_bits = &self.bits[b * 8..b * 8 + 8];
-        objects += block_bits[wi + 1..].iter().map(|x| x.count_ones() as u64).sum::<u64>();
-        let word = block_bits[wi];
-        let mut later = if off == 63 { 0 } else { word & (!0u64 << (off + 1)) };
-        objects += later.count_ones() as u64 + 1;
-        let old = if BYTES { sizes[pos] as u64 } else { 0 };
-        if BYTES {
-            bytes += self.word_bytes[b][wi + 1..].iter().sum::<u64>() + size as u64;
-            let g = off / 8;
-            let groups = &mut self.groups[w];
-            bytes += groups[g + 1..].iter().sum::<u64>();
-            // Markers after `pos` in its own group of 8.
-            later &= if g == 7 { !0 } else { (1u64 << ((g + 1) * 8)) - 1 };
-            while later != 0 {
-                bytes += sizes[w * 64 + later.trailing_zeros() as usize] as u64;
-                later &= later - 1;
-            }
-            groups[g] -= old;
-            self.word_bytes[b][wi] -= old;
-        }
-        self.bits[w] = word & !(1u64 << off);
-        self.tree.sub(b, 1, old);
-        self.live -= 1;
-        self.live_bytes = self.live_bytes.wrapping_sub(old);
-        Distance { objects, bytes }
-    }
-
-    #[inline]
-    fn put<const BYTES: bool>(&mut self, pos: usize, size: u32) {
-        let (w, b) = (pos / 64, pos / 512);
-        self.newest_block = b;
-        self.bits[w] |= 1 << (pos % 64);
-        let bytes = if BYTES { size as u64 } else { 0 };
-        if BYTES {
-            self.groups[w][(pos % 64) / 8] += bytes;
-            self.word_bytes[b][w % 8] += bytes;
-        }
-        self.tree.add(b, 1, bytes);
-        self.live += 1;
-        self.live_bytes += bytes;
-    }
 }
 
-/// The exact LRU MRC at `sizes`.
-pub fn exact_mrc(trace: &DenseTrace, unit: Unit, sizes: &[u64], warmup: Warmup) -> Mrc {
-    exact_profile(trace, unit, sizes, warmup).mrc("exact")
+impl Markers for ByteMarkers {
+    const PREFETCH_AHEAD: usize = 8;
+
+    #[inline]
+    fn prefetch(&self, pos: usize) {
+        let (line, group, block) = (pos / 16, pos / 128, pos / 1024);
+        prefetch_line(&self.sizes[line]);
+        prefetch_line(&self.line_bytes[group]);
+        prefetch_line(&self.group_bytes[block]);
+        prefetch_line(self.tree.entry_ptr(block));
+    }
+
+    #[inline]
+    fn take(&mut self, pos: usize, size: u32) -> Distance {
+        let (line, group, block) = (pos / 16, pos / 128, pos / 1024);
+        let (off, li, gi) = (pos % 16, line % 8, group % 8);
+        let mut bytes = if block == self.newest_block { 0 } else { self.live_bytes - self.tree.prefix(block).1 };
+        bytes += sum_after(&self.group_bytes[block].0, gi);
+        bytes += sum_after(&self.line_bytes[group].0, li);
+        let slots = &mut self.sizes[line].0;
+        bytes += sum_after(slots, off) + size as u64;
+        let old = std::mem::take(&mut slots[off]) as u64;
+        self.line_bytes[group].0[li] -= old;
+        self.group_bytes[block].0[gi] -= old;
+        self.tree.sub(block, 0, old);
+        self.live_bytes -= old;
+        Distance { objects: 0, bytes }
+    }
+
+    #[inline]
+    fn put(&mut self, pos: usize, size: u32) {
+        let (line, group, block) = (pos / 16, pos / 128, pos / 1024);
+        self.newest_block = block;
+        self.sizes[line].0[pos % 16] = size;
+        let bytes = size as u64;
+        self.line_bytes[group].0[line % 8] += bytes;
+        self.group_bytes[block].0[group % 8] += bytes;
+        self.tree.add(block, 0, bytes);
+        self.live_bytes += bytes;
+    }
 }

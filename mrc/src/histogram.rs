@@ -36,38 +36,33 @@ pub fn bucket_high(b: usize) -> u64 {
 /// Weighted counts of hits (and of their bytes) per distance bucket.
 #[derive(Clone, Debug, Default)]
 pub struct DistanceHistogram {
-    counts: Vec<f64>,
-    bytes: Vec<f64>,
+    /// (hits, hit bytes) per bucket, side by side so an addition touches
+    /// one cache line.
+    buckets: Vec<[f64; 2]>,
 }
 
 impl DistanceHistogram {
     /// Adds a hit at distance `d` of `size` bytes with weight `w`.
     #[inline]
     pub fn add(&mut self, d: u64, size: u64, w: f64) {
-        let b = bucket_of(d);
-        if b >= self.counts.len() {
-            self.counts.resize(b + 1, 0.0);
-            self.bytes.resize(b + 1, 0.0);
-        }
-        self.counts[b] += w;
-        self.bytes[b] += w * size as f64;
+        self.add_raw(d, w, w * size as f64);
     }
 
     /// Adds `count` hits totalling `bytes` at distance `d`.
+    #[inline]
     pub fn add_raw(&mut self, d: u64, count: f64, bytes: f64) {
         let b = bucket_of(d);
-        if b >= self.counts.len() {
-            self.counts.resize(b + 1, 0.0);
-            self.bytes.resize(b + 1, 0.0);
+        if b >= self.buckets.len() {
+            self.buckets.resize(b + 1, [0.0; 2]);
         }
-        self.counts[b] += count;
-        self.bytes[b] += bytes;
+        let e = &mut self.buckets[b];
+        e[0] += count;
+        e[1] += bytes;
     }
 
     /// Multiplies every count by `f` (SHARDS fixed-size rescaling).
     pub fn scale(&mut self, f: f64) {
-        self.counts.iter_mut().for_each(|c| *c *= f);
-        self.bytes.iter_mut().for_each(|c| *c *= f);
+        self.buckets.iter_mut().flatten().for_each(|c| *c *= f);
     }
 
     /// A cumulative step curve: `(largest distance in bucket, hits so far,
@@ -75,7 +70,7 @@ impl DistanceHistogram {
     pub fn cumulative(&self) -> Vec<(u64, f64, f64)> {
         let mut out = Vec::new();
         let (mut c, mut b) = (0.0, 0.0);
-        for (i, (&n, &by)) in self.counts.iter().zip(&self.bytes).enumerate() {
+        for (i, &[n, by]) in self.buckets.iter().enumerate() {
             if n != 0.0 || by != 0.0 {
                 c += n;
                 b += by;

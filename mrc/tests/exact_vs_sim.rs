@@ -64,3 +64,40 @@ fn exact_equals_lru_on_zipf_with_scans() {
     let t = DenseTrace::from_requests(&reqs);
     check(&t, Unit::Objects, &[1, 100, 2500, 4999, 5000], Warmup::None);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Random short traces cross the stack structures' line, group and
+    /// block boundaries (16, 128 and 1024 positions for bytes; 64 and 512
+    /// for objects) in every pattern. Byte capacities hold the largest
+    /// object (see `mrc::exact`).
+    #[test]
+    fn exact_equals_lru_on_random_traces(
+        ids in proptest::collection::vec(0usize..400, 1..6000),
+        object_sizes in proptest::collection::vec(1u32..5000, 400),
+        caps in proptest::collection::vec(5_000u64..600_000, 1..6),
+        object_caps in proptest::collection::vec(1u64..400, 1..6),
+    ) {
+        // An object keeps its size: a hit on a resized object is a hit to
+        // the simulator but a new distance to the stack.
+        let reqs: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| cachesim::request::Request {
+                time: i as u64,
+                id: id as u64,
+                size: object_sizes[id],
+                ..Default::default()
+            })
+            .collect();
+        let t = DenseTrace::from_requests(&reqs);
+        let sorted = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        check(&t, Unit::Bytes, &sorted(caps), Warmup::None);
+        check(&t, Unit::Objects, &sorted(object_caps), Warmup::None);
+    }
+}
