@@ -149,6 +149,26 @@ pub fn encode_int(v: i64, out: &mut Vec<u8>) {
     encode(&[Value::Int(v)], out)
 }
 
+/// Bytes [`encode_time_suffix`] appends to a key.
+pub const TIME_SUFFIX_LEN: usize = 12;
+
+/// Ends the key of an entry of expiring state (see
+/// [`crate::state::StateStore::expire`]): its time, big-endian so that a
+/// key's entries sort by time, then `seq` so that entries of one time stay
+/// distinct.
+pub fn encode_time_suffix(time: u64, seq: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&time.to_be_bytes());
+    out.extend_from_slice(&seq.to_be_bytes());
+}
+
+/// The time [`encode_time_suffix`] put at the end of `key`, or `None` for
+/// a key too short to hold one.
+pub fn suffix_time(key: &[u8]) -> Option<u64> {
+    let at = key.len().checked_sub(TIME_SUFFIX_LEN)?;
+    let bytes: [u8; 8] = key[at..at + 8].try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
 /// State bytes that do not decode: a bug or a foreign state directory.
 #[derive(Debug, thiserror::Error)]
 #[error("undecodable state value at byte {offset}: {reason}")]

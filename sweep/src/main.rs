@@ -20,6 +20,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// The engine's threads allocate rows, keys and values at every record;
+/// mimalloc's thread-local pages made whole queries faster than glibc's
+/// malloc (docs/BENCHMARKS.md). RocksDB's C++ side keeps its own allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Output piped into `head` and closed early ends the process quietly,
     // as with any Unix tool, instead of failing a print.

@@ -244,6 +244,10 @@ impl<S: StateStore> StateStore for Timed<S> {
         self.inner.delete_key_groups(groups)
     }
 
+    fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
+        self.inner.expire(state, before)
+    }
+
     fn stats(&self) -> Option<StoreStats> {
         self.inner.stats()
     }

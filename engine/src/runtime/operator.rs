@@ -112,6 +112,12 @@ impl Context<'_> {
         self.state.delete_prefix(state, self.key_group, prefix)
     }
 
+    /// Declares the entries of `state` whose key ends with a time before
+    /// `before` dead, in every key group ([`StateStore::expire`]).
+    pub fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
+        self.state.expire(state, before)
+    }
+
     /// Removes `key` of the current key group.
     pub fn delete(&mut self, state: StateId, key: &[u8]) -> Result<(), StateError> {
         self.state.delete(state, self.key_group, key)

@@ -14,12 +14,20 @@ type Entries = BTreeMap<(u16, Vec<u8>), Vec<u8>>;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     states: Vec<Entries>,
+    /// Per state, the `before` of the last pass that dropped expired
+    /// entries.
+    expired: Vec<u64>,
 }
+
+/// Expired entries are dropped in passes over the whole state, at most
+/// once per this much advance of `before` (ms), so that a watermark moving
+/// in small steps does not cost a pass each.
+const EXPIRY_PASS_EVERY: u64 = 1_000;
 
 impl MemoryStore {
     /// A store with `n_states` empty states.
     pub fn new(n_states: usize) -> MemoryStore {
-        MemoryStore { states: (0..n_states).map(|_| BTreeMap::new()).collect() }
+        MemoryStore { states: (0..n_states).map(|_| BTreeMap::new()).collect(), expired: vec![0; n_states] }
     }
 
     fn state(&mut self, s: StateId) -> Result<&mut Entries, StateError> {
@@ -88,6 +96,15 @@ impl StateStore for MemoryStore {
         }
         Ok(())
     }
+
+    fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
+        let last = self.expired.get_mut(state.0 as usize).ok_or(StateError::UnknownState(state.0))?;
+        if before >= last.saturating_add(EXPIRY_PASS_EVERY) {
+            *last = before;
+            self.states[state.0 as usize].retain(|(_, k), _| crate::row::suffix_time(k).is_none_or(|t| t >= before));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -95,5 +112,10 @@ mod tests {
     #[test]
     fn conforms() {
         super::super::conformance::check(&mut super::MemoryStore::new(2));
+    }
+
+    #[test]
+    fn expires() {
+        super::super::conformance::check_expiry(&mut super::MemoryStore::new(2), &|_| {});
     }
 }

@@ -86,6 +86,15 @@ pub trait StateStore: Send {
     /// (the source side of a key-group migration).
     fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError>;
 
+    /// Declares that the entries of `state` whose key ends with a time
+    /// before `before` ([`crate::row::encode_time_suffix`]) will never be
+    /// read again. The store drops them when it likes, at no cost to the
+    /// record path: RocksDB in its compactions, by a compaction filter, as
+    /// Flink's state TTL does, instead of a tombstone per entry, which
+    /// doubled an interval join's writes. Reads may still see them until
+    /// then, so readers filter by time. `before` never decreases.
+    fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError>;
+
     /// The backend's own statistics, when it keeps any (RocksDB does).
     fn stats(&self) -> Option<StoreStats> {
         None
@@ -121,6 +130,9 @@ pub struct StoreStats {
 }
 
 impl<S: StateStore + ?Sized> StateStore for Box<S> {
+    fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
+        (**self).expire(state, before)
+    }
     fn get(&mut self, state: StateId, kg: u16, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError> {
         (**self).get(state, kg, key, value)
     }
@@ -160,6 +172,47 @@ impl<S: StateStore + ?Sized> StateStore for Box<S> {
 pub(crate) mod conformance {
     //! Behaviour every [`StateStore`] must have; run on each implementation.
     use super::*;
+
+    /// Expiry: after `settle` (what makes the store act on it: a
+    /// compaction for RocksDB), entries of the state whose time is before
+    /// the bound are gone and every other entry is intact.
+    pub fn check_expiry<S: StateStore>(store: &mut S, settle: &dyn Fn(&mut S)) {
+        let (a, b) = (StateId(0), StateId(1));
+        let key = |p: &[u8], t: u64, seq: u32| {
+            let mut k = p.to_vec();
+            crate::row::encode_time_suffix(t, seq, &mut k);
+            k
+        };
+        for (t, seq) in [(1_000, 0), (1_000, 1), (4_999, 2), (5_000, 3), (9_000, 4)] {
+            for kg in [0, 7] {
+                store.put(a, kg, &key(b"p", t, seq), &t.to_be_bytes()).unwrap();
+                store.put(b, kg, &key(b"p", t, seq), &t.to_be_bytes()).unwrap();
+            }
+        }
+        store.put(a, 0, b"short", b"kept").unwrap();
+        store.expire(a, 5_000).unwrap();
+        settle(store);
+        let mut times = Vec::new();
+        for kg in [0, 7] {
+            store
+                .scan(a, kg, b"p", &mut |k, _| {
+                    times.push(crate::row::suffix_time(k).unwrap());
+                    true
+                })
+                .unwrap();
+        }
+        assert_eq!(times, vec![5_000, 9_000, 5_000, 9_000]);
+        let mut n = 0;
+        store
+            .scan(b, 7, b"p", &mut |_, _| {
+                n += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(n, 5, "another state's entries expired");
+        let mut v = Vec::new();
+        assert!(store.get(a, 0, b"short", &mut v).unwrap());
+    }
 
     pub fn check(store: &mut dyn StateStore) {
         let (a, b) = (StateId(0), StateId(1));

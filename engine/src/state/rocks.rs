@@ -5,11 +5,13 @@
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use rust_rocksdb::statistics::{Histogram, Ticker};
 use rust_rocksdb::{
     BlockBasedOptions, BlockCacheTraceOptions, BlockCacheTraceWriterOptions, Cache, ColumnFamilyDescriptor,
-    MergeOperands, Options, ReadOptions, SliceTransform, WriteBufferManager, WriteOptions, DB,
+    CompactionDecision, MergeOperands, Options, ReadOptions, SliceTransform, WriteBufferManager, WriteOptions, DB,
 };
 
 use super::cache::OperatorCache;
@@ -65,6 +67,9 @@ pub struct RocksStore {
     key: Vec<u8>,
     block_trace_on: bool,
     prefix_len: usize,
+    /// Per state, the time before which entries are expired (0: none),
+    /// read by that column family's compaction filter.
+    expiry: Vec<Arc<AtomicU64>>,
 }
 
 /// Bytes of a key, after its key-group prefix, that the prefix extractor
@@ -135,9 +140,22 @@ impl RocksStore {
         // Every column family, "default" included, gets our table options:
         // otherwise RocksDB gives "default" its own 32 MiB cache and DB-level
         // properties report the wrong cache.
-        let cfs = std::iter::once("default")
-            .chain(states.iter().copied())
-            .map(|name| ColumnFamilyDescriptor::new(name, cf_opts.clone()));
+        let expiry: Vec<Arc<AtomicU64>> = states.iter().map(|_| Arc::new(AtomicU64::new(0))).collect();
+        let cfs = std::iter::once(("default", None)).chain(states.iter().copied().zip(expiry.iter().map(Some))).map(
+            |(name, expiry)| {
+                let mut cf = cf_opts.clone();
+                if let Some(before) = expiry {
+                    let before = Arc::clone(before);
+                    cf.set_compaction_filter("memscale.expiry", move |_level: u32, key: &[u8], _value: &[u8]| {
+                        match crate::row::suffix_time(key) {
+                            Some(t) if t < before.load(Relaxed) => CompactionDecision::Remove,
+                            _ => CompactionDecision::Keep,
+                        }
+                    });
+                }
+                ColumnFamilyDescriptor::new(name, cf)
+            },
+        );
         let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(|e| rocks(dir, e))?;
         // No write-ahead log, as Flink's RocksDB backend: durability comes
         // from checkpoints, and a WAL append per write would dominate.
@@ -153,6 +171,7 @@ impl RocksStore {
             key: Vec::with_capacity(64),
             block_trace_on: false,
             prefix_len,
+            expiry,
         })
     }
 
@@ -318,6 +337,12 @@ impl StateStore for RocksStore {
         Ok(())
     }
 
+    fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
+        let e = self.expiry.get(state.0 as usize).ok_or(StateError::UnknownState(state.0))?;
+        e.fetch_max(before, Relaxed);
+        Ok(())
+    }
+
     fn stats(&self) -> Option<StoreStats> {
         let prop = |name| self.property(name).unwrap_or(0);
         let reads = self.opts.get_histogram_data(Histogram::SstReadMicros);
@@ -356,6 +381,20 @@ mod tests {
         let mut v = Vec::new();
         assert!(store.get(StateId(0), 4, b"k", &mut v).unwrap());
         assert_eq!(v, b"other group");
+    }
+
+    #[test]
+    fn expired_entries_leave_in_compaction() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let mut store =
+            RocksStore::open(dir.path(), &["a", "b"], &RocksOptions::new(&OperatorCache::new(1 << 20))).unwrap();
+        super::super::conformance::check_expiry(&mut store, &|s: &mut RocksStore| {
+            s.flush().unwrap();
+            for name in ["a", "b"] {
+                let cf = s.db().cf_handle(name).unwrap();
+                s.db().compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
+            }
+        });
     }
 
     #[test]

@@ -219,6 +219,12 @@ impl<S: StateStore> StateStore for Traced<S> {
         self.inner.delete_key_groups(groups)
     }
 
+    /// Not an access: nothing is recorded (RocksDB drops the entries in
+    /// compactions, which the trace does not see either).
+    fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
+        self.inner.expire(state, before)
+    }
+
     fn stats(&self) -> Option<super::StoreStats> {
         self.inner.stats()
     }
