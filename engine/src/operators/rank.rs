@@ -121,11 +121,18 @@ impl Operator for TopN {
 /// window's maximum, emitted when the window's input is complete (Nexmark
 /// q5's join of counts with their maximum). Input columns: `id` column,
 /// `value` column and the window end in column `end`; output `[id, value]`.
+///
+/// The window's running maximum is kept under the window's own key, and a
+/// row below it is dropped at once: the maximum only grows, so such a row
+/// can never be emitted. Only candidates are written (a handful per window
+/// in arrival order), where keeping every row cost a write per row and a
+/// scan over all of them when the window ended.
 pub struct WindowMaxFilter {
     id: usize,
     value_col: usize,
     end: usize,
     entry: Vec<u8>,
+    value: Vec<u8>,
 }
 
 impl WindowMaxFilter {
@@ -134,21 +141,37 @@ impl WindowMaxFilter {
 
     /// Keeps rows with `value >= max(value)` per window end.
     pub fn new(id: usize, value_col: usize, end: usize) -> WindowMaxFilter {
-        WindowMaxFilter { id, value_col, end, entry: Vec::new() }
+        WindowMaxFilter { id, value_col, end, entry: Vec::new(), value: Vec::new() }
     }
 }
 
 impl Operator for WindowMaxFilter {
     fn process(&mut self, _port: usize, row: Row, ctx: &mut Context) -> Result<(), OpError> {
         let end = row.int(self.end);
+        let n = row.int(self.value_col);
+        // The window's key holds its running maximum.
         self.entry.clear();
         row::encode_int(end, &mut self.entry);
-        let timer_key = self.entry.clone();
+        let max = if ctx.get(STATE, &self.entry, &mut self.value)? {
+            Some(row::decode_one(&self.value, 0)?.0.int())
+        } else {
+            None
+        };
+        if max.is_some_and(|m| n < m) {
+            return Ok(());
+        }
+        self.value.clear();
+        row::encode_int(n, &mut self.value);
+        if max.is_none_or(|m| n > m) {
+            ctx.put(STATE, &self.entry, &self.value)?;
+        }
+        if max.is_none() {
+            ctx.timer((end as u64).saturating_sub(1), &self.entry);
+        }
+        let prefix_len = self.entry.len();
         row::encode(&[row.col(self.id).clone()], &mut self.entry);
-        let mut v = Vec::new();
-        row::encode(&[row.col(self.value_col).clone()], &mut v);
-        ctx.put(STATE, &self.entry, &v)?;
-        ctx.timer((end as u64).saturating_sub(1), &timer_key);
+        ctx.put(STATE, &self.entry, &self.value)?;
+        self.entry.truncate(prefix_len);
         Ok(())
     }
 
@@ -156,6 +179,10 @@ impl Operator for WindowMaxFilter {
         let mut rows: Vec<(Value, Value)> = Vec::new();
         let mut bad = None;
         ctx.scan(STATE, key, &mut |k, v| {
+            if k.len() == key.len() {
+                // The running maximum itself.
+                return true;
+            }
             match (row::decode_one(k, key.len()), row::decode_one(v, 0)) {
                 (Ok((id, _)), Ok((n, _))) => rows.push((id, n)),
                 (Err(e), _) | (_, Err(e)) => bad = Some(e),
