@@ -8,10 +8,16 @@
 //!
 //! This bounds the overhead from above: a query does more per record than
 //! one get and one put, so tracing is a smaller share of its time.
+//!
+//! It also times the recorder alone (no store), in nanoseconds per access:
+//! that cost times a query's state accesses per event, over its time per
+//! event, is tracing's share of the query, a figure the host's noise does
+//! not swamp the way it swamps two whole runs (docs/BENCHMARKS.md).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use cachesim::request::Op;
 use engine::state::cache::OperatorCache;
 use engine::state::rocks::{RocksOptions, RocksStore};
 use engine::state::traced::{KeyTraceWriter, Traced};
@@ -78,4 +84,30 @@ fn main() {
         sampled,
         100.0 * (plain / sampled - 1.0)
     );
+    let dir = base.join("recorder");
+    let _ = std::fs::create_dir_all(&dir);
+    for rate in [1.0, 0.01] {
+        let best = (0..3).map(|_| recorder_ns(&dir, rate)).fold(f64::INFINITY, f64::min);
+        println!("recorder alone, rate {rate}: {best:.1} ns per access (best of 3)");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Nanoseconds per [`engine::state::traced::KeyRecorder::record`] call on
+/// 20-byte keys (a key group, an encoded integer and some), trace written.
+fn recorder_ns(dir: &std::path::Path, rate: f64) -> f64 {
+    const N: u64 = 10_000_000;
+    let writer = KeyTraceWriter::create(&dir.join("keys.mstrace"), &[(0, "bench")], rate).expect("trace file");
+    let mut rec = writer.recorder(0, 0);
+    let mut key = [7u8; 20];
+    let start = Instant::now();
+    for i in 0..N {
+        key[..8].copy_from_slice(&i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+        rec.record(Op::Get, StateId(0), (i % 128) as u16, std::hint::black_box(&key), 100);
+    }
+    rec.flush();
+    let ns = start.elapsed().as_nanos() as f64 / N as f64;
+    drop(rec);
+    writer.finish().expect("trace written");
+    ns
 }
