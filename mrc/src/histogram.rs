@@ -51,7 +51,13 @@ impl DistanceHistogram {
     /// Adds `count` hits totalling `bytes` at distance `d`.
     #[inline]
     pub fn add_raw(&mut self, d: u64, count: f64, bytes: f64) {
-        let b = bucket_of(d);
+        self.add_to_bucket(bucket_of(d), count, bytes);
+    }
+
+    /// Adds `count` hits totalling `bytes` to bucket `b` (of
+    /// [`bucket_of`]).
+    #[inline]
+    pub fn add_to_bucket(&mut self, b: usize, count: f64, bytes: f64) {
         if b >= self.buckets.len() {
             self.buckets.resize(b + 1, [0.0; 2]);
         }

@@ -7,7 +7,7 @@
 use cachesim::sim::Unit;
 
 use crate::curve::{Mrc, MrcPoint};
-use crate::histogram::DistanceHistogram;
+use crate::histogram::{bucket_high, bucket_of, DistanceHistogram};
 use crate::stack::Distance;
 
 /// Hits and requests seen so far, by stack distance.
@@ -16,6 +16,10 @@ pub struct LruProfile {
     probes: Vec<u64>,
     /// Hits (and hit bytes) whose distance first fits probe `k`.
     probe_hits: Vec<(f64, f64)>,
+    /// Per histogram bucket up to the largest probe's, the probes below
+    /// the bucket and those inside it (`lo..hi`): a distance's probe is one
+    /// lookup, with a comparison only when a probe falls in its bucket.
+    probe_index: Vec<(u32, u32)>,
     histogram: DistanceHistogram,
     requests: f64,
     bytes: f64,
@@ -24,8 +28,19 @@ pub struct LruProfile {
 impl LruProfile {
     /// A profile that counts exactly at `probes` (sorted sizes in `unit`).
     pub fn new(unit: Unit, probes: &[u64]) -> LruProfile {
+        debug_assert!(probes.is_sorted(), "probe sizes must be sorted");
+        let buckets = probes.last().map_or(0, |&p| bucket_of(p) + 1);
+        let probe_index = (0..buckets)
+            .map(|b| {
+                let low = if b == 0 { 0 } else { bucket_high(b - 1) + 1 };
+                let lo = probes.partition_point(|&p| p < low);
+                let hi = probes.partition_point(|&p| p <= bucket_high(b));
+                (lo as u32, hi as u32)
+            })
+            .collect();
         LruProfile {
             unit,
+            probe_index,
             probes: probes.to_vec(),
             probe_hits: vec![(0.0, 0.0); probes.len()],
             histogram: DistanceHistogram::default(),
@@ -47,19 +62,22 @@ impl LruProfile {
                 Unit::Objects => d.objects,
             };
             let dist = if scale == 1.0 { raw } else { (raw as f64 * scale).round() as u64 };
-            // A branch-free count beats binary search for the usual handful
-            // of sizes.
-            let k = if self.probes.len() <= 64 {
-                self.probes.iter().map(|&p| (p < dist) as usize).sum()
-            } else {
-                self.probes.partition_point(|&p| p < dist)
+            // The number of probes below the distance: the first probe that
+            // holds it.
+            let b = bucket_of(dist);
+            let k = match self.probe_index.get(b) {
+                Some(&(lo, hi)) => {
+                    let (lo, hi) = (lo as usize, hi as usize);
+                    lo + self.probes[lo..hi].iter().filter(|&&p| p < dist).count()
+                }
+                None => self.probes.len(),
             };
             if k < self.probes.len() {
                 let e = &mut self.probe_hits[k];
                 e.0 += w;
                 e.1 += w * size as f64;
             }
-            self.histogram.add(dist, size as u64, w);
+            self.histogram.add_to_bucket(b, w, w * size as f64);
         }
     }
 
