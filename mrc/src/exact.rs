@@ -104,7 +104,7 @@ fn sum_after<const N: usize, T: Copy + Into<u64>>(xs: &[T; N], i: usize) -> u64 
 /// cache. A request touches one line of bits and the tree.
 struct ObjectMarkers {
     bits: Vec<Bits>,
-    tree: Fenwick,
+    tree: Fenwick<u64>,
     live: u64,
     newest_block: usize,
 }
@@ -133,13 +133,13 @@ impl Markers for ObjectMarkers {
     #[inline]
     fn take(&mut self, pos: usize, _size: u32) -> Distance {
         let (b, wi, off) = (pos / 512, (pos / 64) % 8, pos % 64);
-        let mut objects = if b == self.newest_block { 0 } else { self.live - self.tree.prefix(b).0 };
+        let mut objects = if b == self.newest_block { 0 } else { self.live - self.tree.prefix(b) };
         let block = &mut self.bits[b].0;
         objects += block.iter().enumerate().map(|(k, w)| if k > wi { w.count_ones() as u64 } else { 0 }).sum::<u64>();
         let later = if off == 63 { 0 } else { block[wi] & (!0u64 << (off + 1)) };
         objects += later.count_ones() as u64 + 1;
         block[wi] &= !(1u64 << off);
-        self.tree.sub(b, 1, 0);
+        self.tree.sub(b, 1);
         self.live -= 1;
         Distance { objects, bytes: 0 }
     }
@@ -149,7 +149,7 @@ impl Markers for ObjectMarkers {
         let b = pos / 512;
         self.newest_block = b;
         self.bits[b].0[(pos / 64) % 8] |= 1 << (pos % 64);
-        self.tree.add(b, 1, 0);
+        self.tree.add(b, 1);
         self.live += 1;
     }
 }
@@ -165,7 +165,7 @@ struct ByteMarkers {
     sizes: Vec<Sizes>,
     line_bytes: Vec<Sums>,
     group_bytes: Vec<Sums>,
-    tree: Fenwick,
+    tree: Fenwick<u64>,
     live_bytes: u64,
     newest_block: usize,
 }
@@ -208,7 +208,7 @@ impl Markers for ByteMarkers {
     fn take(&mut self, pos: usize, size: u32) -> Distance {
         let (line, group, block) = (pos / 16, pos / 128, pos / 1024);
         let (off, li, gi) = (pos % 16, line % 8, group % 8);
-        let mut bytes = if block == self.newest_block { 0 } else { self.live_bytes - self.tree.prefix(block).1 };
+        let mut bytes = if block == self.newest_block { 0 } else { self.live_bytes - self.tree.prefix(block) };
         bytes += sum_after(&self.group_bytes[block].0, gi);
         bytes += sum_after(&self.line_bytes[group].0, li);
         let slots = &mut self.sizes[line].0;
@@ -216,7 +216,7 @@ impl Markers for ByteMarkers {
         let old = std::mem::take(&mut slots[off]) as u64;
         self.line_bytes[group].0[li] -= old;
         self.group_bytes[block].0[gi] -= old;
-        self.tree.sub(block, 0, old);
+        self.tree.sub(block, old);
         self.live_bytes -= old;
         Distance { objects: 0, bytes }
     }
@@ -229,7 +229,7 @@ impl Markers for ByteMarkers {
         let bytes = size as u64;
         self.line_bytes[group].0[line % 8] += bytes;
         self.group_bytes[block].0[group % 8] += bytes;
-        self.tree.add(block, 0, bytes);
+        self.tree.add(block, bytes);
         self.live_bytes += bytes;
     }
 }

@@ -94,7 +94,7 @@ impl StackDistance {
         }
         let size = self.pos_size[pos as usize] as u64;
         self.bits[w] = word & !(1u64 << off);
-        self.tree.sub(w, 1, size);
+        self.tree.sub(w, (1, size));
         self.owner[pos as usize] = NONE;
         self.live -= 1;
         self.live_bytes -= size;
@@ -151,7 +151,7 @@ impl StackDistance {
         self.pos_size[t] = size;
         self.last[obj as usize] = t as u32;
         self.bits[t / WORD] |= 1 << (t % WORD);
-        self.tree.add(t / WORD, 1, size as u64);
+        self.tree.add(t / WORD, (1, size as u64));
         self.live += 1;
         self.live_bytes += size as u64;
         result
