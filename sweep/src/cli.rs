@@ -79,6 +79,20 @@ pub enum UnitArg {
     Objects,
 }
 
+/// Index and filter layout of SST files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FilterLayoutArg {
+    /// Cut into blocks of about 4 KiB under a small pinned top-level index,
+    /// as Flink's `state.backend.rocksdb.memory.partitioned-index-filters`:
+    /// a cache miss on them reads one partition.
+    Partitioned,
+    /// One index and one filter block per file (RocksDB's and Flink's
+    /// default): a miss reads the whole file's filter (0.5 MB for a 64 MiB
+    /// file), and a small cache, split into shards of 512 KiB, thrashes on
+    /// them.
+    Whole,
+}
+
 /// Which requests count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OpsArg {
@@ -407,6 +421,10 @@ pub struct JobArgs {
     /// block-cache misses; for experiments only).
     #[arg(long)]
     pub buffered_io: bool,
+    /// How each SST file's index and bloom filter are laid out in the block
+    /// cache.
+    #[arg(long, value_enum, default_value_t = FilterLayoutArg::Partitioned)]
+    pub filters: FilterLayoutArg,
 }
 
 /// Options of `memscale run`.

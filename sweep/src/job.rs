@@ -163,6 +163,7 @@ impl JobArgs {
                     .and_then(|b| if b < 64 << 10 { Err(anyhow!("--write-buffer: at least 64KiB")) } else { Ok(b) })?
                     as usize;
                 rc.direct_io = !self.buffered_io;
+                rc.partitioned_index_filters = self.filters == crate::cli::FilterLayoutArg::Partitioned;
                 rc.block_trace = self.block_trace.clone().map(|d| (d, self.block_trace_sampling.max(1)));
                 (Backend::RocksDb(rc), Some(dir))
             }

@@ -252,7 +252,7 @@ pub fn predict_throughput(s: &JobSnapshot, rate: Option<u64>, changes: &[(&str, 
     let limit = rate.map_or(f64::INFINITY, |r| r as f64);
     match capacity.min(limit) {
         t if t.is_finite() => t,
-        _ => s.throughput,
+        _ => s.sustained_throughput,
     }
 }
 

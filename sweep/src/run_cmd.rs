@@ -134,8 +134,16 @@ impl Snapshots {
 
 fn print_summary(query: &str, s: &JobSnapshot) {
     println!(
-        "{query}: {} events in {:.2} s = {:.0} events/s; {} result rows; latency p50 {:.2} ms, p99 {:.2} ms",
-        s.events, s.elapsed_s, s.throughput, s.results, s.latency_p50_ms, s.latency_p99_ms
+        "{query}: {} events in {:.2} s = {:.0} events/s ({:.0} events/s sustained by the sources over {:.2} s); \
+         {} result rows; latency p50 {:.2} ms, p99 {:.2} ms",
+        s.events,
+        s.elapsed_s,
+        s.throughput,
+        s.sustained_throughput,
+        s.source_s,
+        s.results,
+        s.latency_p50_ms,
+        s.latency_p99_ms
     );
     println!(
         "{:<10} {:>4} {:>12} {:>8} {:>9} {:>10} {:>11} {:>11} {:>8}",

@@ -24,6 +24,10 @@ use crate::report::{line_chart, page, table, Series};
 #[derive(Serialize, Deserialize)]
 struct Profiled {
     query: String,
+    /// The run options every run of the sweep shares (see [`run_identity`]);
+    /// a sweep resumed with other options would mix two experiments.
+    #[serde(default)]
+    config: String,
     cache_size: u64,
     write_buffer_size: u64,
     run: JobSnapshot,
@@ -37,7 +41,12 @@ struct Row {
     write_buffer_size: u64,
     repeat: u32,
     events: u64,
+    /// Events per second the sources sustained (backpressure slows them;
+    /// the drain after the last event is not counted), as Nexmark measures.
     throughput: f64,
+    /// Seconds of the whole run, drain included.
+    #[serde(default)]
+    elapsed_s: f64,
     predicted_throughput: f64,
     measured_hit_ratio: f64,
     predicted_hit_ratio: f64,
@@ -65,6 +74,18 @@ fn measured(s: &JobSnapshot) -> (f64, f64, u64) {
     let p99 = stateful.clone().map(|o| o.get.p99_us).fold(0.0, f64::max);
     let disk = stateful.map(|o| o.disk_read_bytes).sum();
     (if hits + misses > 0 { hits as f64 / (hits + misses) as f64 } else { 0.0 }, p99, disk)
+}
+
+/// The options that make two runs comparable: everything in the job
+/// arguments except what the sweep varies (cache and write-buffer sizes) and
+/// where files go.
+fn run_identity(a: &SweepArgs) -> String {
+    let mut job = a.job.clone();
+    job.cache = String::new();
+    job.write_buffer = String::new();
+    job.state_dir = None;
+    job.keep_state = false;
+    format!("{job:?}")
 }
 
 fn read_rows(path: &Path) -> Result<Vec<Row>> {
@@ -118,6 +139,13 @@ pub fn run(a: SweepArgs) -> Result<()> {
         Ok(bytes) => {
             let p: Profiled = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: unreadable (remove it to profile again)", profile_path.display()))?;
+            if p.config != run_identity(&a) || p.cache_size != profile_cache {
+                bail!(
+                    "{} was profiled with other run options or --profile-cache; run with the same options to \
+                     continue that sweep, or remove the directory (or choose another --out) to start a new one",
+                    profile_path.display()
+                );
+            }
             if p.query != query
                 || sizes.iter().any(|s| p.operators.iter().any(|m| !m.points.iter().any(|q| q.cache_size == *s)))
             {
@@ -134,8 +162,14 @@ pub fn run(a: SweepArgs) -> Result<()> {
             let mut setup = configure(profile_cache, wbs[0])?;
             let (run, operators) = profile(&mut setup, &a.out, &sizes, 0.9, false)?;
             let _ = std::fs::remove_dir_all(a.out.join("blocktrace"));
-            let p =
-                Profiled { query: query.clone(), cache_size: profile_cache, write_buffer_size: wbs[0], run, operators };
+            let p = Profiled {
+                query: query.clone(),
+                config: run_identity(&a),
+                cache_size: profile_cache,
+                write_buffer_size: wbs[0],
+                run,
+                operators,
+            };
             write_json(&p, &profile_path)?;
             p
         }
@@ -166,7 +200,8 @@ pub fn run(a: SweepArgs) -> Result<()> {
             write_buffer_size: wb,
             repeat,
             events: s.events,
-            throughput: s.throughput,
+            throughput: s.sustained_throughput,
+            elapsed_s: s.elapsed_s,
             predicted_throughput: predict_throughput(&profiled.run, a.job.rate, &changes),
             measured_hit_ratio: hit,
             predicted_hit_ratio: predicted,

@@ -157,4 +157,8 @@ fn a_sweep_started_again_runs_only_what_is_missing() {
     assert!(err.contains("reusing the profile") && err.contains("2 of 2 runs already done"), "{err}");
     assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap(), rows, "nothing re-run, nothing lost");
     assert!(out.join("report.html").exists());
+    let other = ["sweep", "--events", "30000", "--sizes", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
+    let mixed = memscale(&[&other[..], &[out.to_str().unwrap()]].concat());
+    fails_with(&mixed, &["profile.json", "other run options"]);
+    assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap(), rows, "a refused sweep changes nothing");
 }

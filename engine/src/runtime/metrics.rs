@@ -148,6 +148,11 @@ pub struct JobMetrics {
     pub results: AtomicU64,
     /// Source events emitted.
     pub events: AtomicU64,
+    /// Source subtasks still emitting.
+    pub sources_running: AtomicU64,
+    /// Nanoseconds from the start until the last source subtask emitted its
+    /// last event (0 while any still runs).
+    pub sources_done_ns: AtomicU64,
     /// End-to-end latency of rows reaching the sinks (source emission to
     /// sink), nanoseconds.
     pub e2e_latency: Mutex<Histogram<u64>>,
