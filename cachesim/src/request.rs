@@ -125,6 +125,13 @@ pub struct Tags {
     pub caller: u8,
     /// Whether the traced system itself recorded a hit, if it did.
     pub recorded_hit: Option<bool>,
+    /// The lookup must not insert on a miss (RocksDB's `fill_cache=false`:
+    /// compaction reads).
+    pub no_insert: bool,
+    /// A lookup the traced system made for itself (RocksDB's compaction,
+    /// flush and table-open prefetch), not for a user read: it changes the
+    /// cache but is not what the cache serves.
+    pub background: bool,
 }
 
 /// One request of a trace.

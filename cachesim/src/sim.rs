@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{Access, Cache, PolicySpec};
-use crate::trace::dense::DenseTrace;
+use crate::trace::dense::{DenseTrace, FLAG_BACKGROUND, FLAG_HIGH_PRIORITY, FLAG_NO_INSERT};
 
 /// What a cache size counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,10 +72,20 @@ pub struct SimOptions {
     pub unit: Unit,
     /// Warm-up.
     pub warmup: Warmup,
+    /// Count only user reads: requests a RocksDB trace marks as the
+    /// database's own (compaction, flush, table-open prefetch) still go
+    /// through the cache but are left out of the counts.
+    pub user_reads_only: bool,
 }
 
 /// Runs one cache over the trace.
-pub fn run(trace: &DenseTrace, cache: &mut dyn Cache, start: usize, unit: Unit) -> (u64, u64, u64, u64) {
+pub fn run(
+    trace: &DenseTrace,
+    cache: &mut dyn Cache,
+    start: usize,
+    unit: Unit,
+    user_reads_only: bool,
+) -> (u64, u64, u64, u64) {
     let needs = cache.needs();
     let next: &[u32] = if needs.next_access { trace.next_access() } else { &[] };
     let (mut requests, mut misses, mut bytes, mut byte_misses) = (0u64, 0u64, 0u64, 0u64);
@@ -87,10 +97,16 @@ pub fn run(trace: &DenseTrace, cache: &mut dyn Cache, start: usize, unit: Unit) 
         }
         if needs.key {
             a.key = trace.keys[obj as usize];
-            a.high_priority = trace.high_priority[i];
+            a.high_priority = trace.flags[i] & FLAG_HIGH_PRIORITY != 0;
+        }
+        let mut counted = i >= start;
+        if trace.has_flags {
+            let f = trace.flags[i];
+            a.no_insert = f & FLAG_NO_INSERT != 0;
+            counted &= !(user_reads_only && f & FLAG_BACKGROUND != 0);
         }
         let hit = cache.access(&a);
-        if i >= start {
+        if counted {
             requests += 1;
             bytes += real_size as u64;
             if !hit {
@@ -106,7 +122,8 @@ pub fn run(trace: &DenseTrace, cache: &mut dyn Cache, start: usize, unit: Unit) 
 pub fn simulate(trace: &DenseTrace, policy: &PolicySpec, size: u64, opts: SimOptions) -> SimResult {
     let mut cache = policy.build(size, trace.n_objects());
     let start = opts.warmup.start_index(trace);
-    let (requests, misses, bytes_requested, byte_misses) = run(trace, cache.as_mut(), start, opts.unit);
+    let (requests, misses, bytes_requested, byte_misses) =
+        run(trace, cache.as_mut(), start, opts.unit, opts.user_reads_only);
     SimResult {
         policy: policy.to_string(),
         cache_size: size,
@@ -149,5 +166,39 @@ pub fn ratio(num: u64, den: u64) -> f64 {
         0.0
     } else {
         num as f64 / den as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Block 0 read by a compaction (no insert, background), then twice by
+    /// user reads; block 1 once by a user read.
+    fn compaction_then_user_reads() -> DenseTrace {
+        let background = FLAG_NO_INSERT | FLAG_BACKGROUND;
+        let mut t = DenseTrace::default();
+        t.ids = vec![0, 0, 0, 1];
+        t.sizes = vec![10; 4];
+        t.times = vec![1, 2, 3, 4];
+        t.flags = vec![background, 0, 0, 0];
+        t.has_flags = true;
+        t.keys = vec![100, 101];
+        t.sample_rate = 1.0;
+        t
+    }
+
+    #[test]
+    fn compaction_reads_do_not_fill_the_cache_nor_count_as_user_reads() {
+        let trace = compaction_then_user_reads();
+        for policy in ["lru", "fifo", "rocksdb-lru:shard_bits=0"] {
+            let p = PolicySpec::parse(policy).unwrap();
+            let all = simulate(&trace, &p, 1000, SimOptions::default());
+            // The compaction read misses and does not insert, so the first
+            // user read misses too.
+            assert_eq!((all.requests, all.misses), (4, 3), "{policy}");
+            let user = simulate(&trace, &p, 1000, SimOptions { user_reads_only: true, ..SimOptions::default() });
+            assert_eq!((user.requests, user.misses), (3, 2), "{policy}");
+        }
     }
 }

@@ -45,7 +45,13 @@ pub fn minisim_mrc(sample: &Sample, policy: &PolicySpec, unit: Unit, sizes: &[u6
         Warmup::Requests(n) => Warmup::Requests((n as f64 * rate).round() as u64),
         w => w,
     };
-    let results = simulate_many(sampled, std::slice::from_ref(policy), &scaled, SimOptions { unit, warmup }, &|_| {});
+    let results = simulate_many(
+        sampled,
+        std::slice::from_ref(policy),
+        &scaled,
+        SimOptions { unit, warmup, ..SimOptions::default() },
+        &|_| {},
+    );
     let points = sizes
         .iter()
         .zip(&results)

@@ -19,7 +19,7 @@ fn cloudphysics() -> DenseTrace {
 fn check(trace: &DenseTrace, unit: Unit, sizes: &[u64], warmup: Warmup) {
     let mrc = exact_mrc(trace, unit, sizes, warmup);
     for (p, &size) in mrc.points.iter().zip(sizes) {
-        let sim = simulate(trace, &PolicySpec::Lru, size, SimOptions { unit, warmup });
+        let sim = simulate(trace, &PolicySpec::Lru, size, SimOptions { unit, warmup, ..SimOptions::default() });
         assert_eq!(p.cache_size, size);
         let misses = (p.miss_ratio * sim.requests as f64).round() as u64;
         let byte_misses = (p.byte_miss_ratio * sim.bytes_requested as f64).round() as u64;

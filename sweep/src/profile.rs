@@ -28,7 +28,7 @@ pub struct CurvePoint {
     pub cache_size: u64,
     /// Hit ratio of the RocksDB LRUCache model: the prediction.
     pub model_hit_ratio: f64,
-    /// Misses the model predicts, scaled to the lookups RocksDB counted.
+    /// User-read misses the model predicts.
     pub model_misses: f64,
     /// Bytes those misses read.
     pub model_miss_bytes: f64,
@@ -55,9 +55,20 @@ pub struct OperatorModel {
     pub parallelism: u32,
     /// Its block cache in the profiling run, bytes.
     pub cache_size: u64,
-    /// Block-cache lookups counted by RocksDB's statistics.
+    /// Block-cache lookups counted by RocksDB's statistics: user reads and
+    /// RocksDB's own (compaction, flush, table-open prefetch).
     pub lookups: u64,
-    /// Hit ratio measured by RocksDB's statistics.
+    /// Lookups of user reads (gets and iterators) in the block trace: what
+    /// the hit ratios count. Compaction reads neither fill the cache nor
+    /// are served by it: they are replayed (a hit refreshes a block) but
+    /// not counted, and their number follows background timing.
+    #[serde(default)]
+    pub user_lookups: u64,
+    /// Hit ratio over every lookup, by RocksDB's statistics.
+    #[serde(default)]
+    pub statistics_hit_ratio: Option<f64>,
+    /// Hit ratio of user reads, as RocksDB recorded each lookup in its
+    /// block-cache trace.
     pub measured_hit_ratio: Option<f64>,
     /// The model's hit ratio at the run's cache size.
     pub model_hit_ratio_at_run: f64,
@@ -69,6 +80,11 @@ pub struct OperatorModel {
     pub working_set_bytes: u64,
     /// Mean cost of a miss (a block read from the disk), microseconds.
     pub miss_cost_us: Option<f64>,
+    /// Cost of a hit (a cache lookup and a block search), microseconds,
+    /// calibrated on this machine. Every lookup pays it, hit or miss, so it
+    /// cancels out of the change between two cache sizes.
+    #[serde(default)]
+    pub hit_cost_us: f64,
     /// Misses the model predicts at the run's size.
     pub run_misses: f64,
     /// Bytes they read.
@@ -92,7 +108,7 @@ pub struct OperatorModel {
 
 /// Reads every block trace of `op` (files `<op>.<subtask>.trace` in `dir`)
 /// as one time-ordered trace.
-fn block_trace(dir: &Path, op: &OperatorSnapshot, data_only: bool) -> Result<DenseTrace> {
+fn block_trace(dir: &Path, op: &OperatorSnapshot, data_only: bool) -> Result<(DenseTrace, Recorded)> {
     let mut inputs: Vec<Box<dyn TraceReader>> = Vec::new();
     for k in 0..op.parallelism {
         let p = dir.join(format!("{}.{k}.trace", op.name));
@@ -100,8 +116,60 @@ fn block_trace(dir: &Path, op: &OperatorSnapshot, data_only: bool) -> Result<Den
         inputs.push(Box::new(r));
     }
     let mut merged = MergedReader::new(inputs);
-    let keep = |q: &cachesim::request::Request| !data_only || q.tags.block == BlockKind::Data;
-    Ok(DenseTrace::load_with(&mut merged, OpFilter::All, keep, |_| {})?)
+    let mut rec = Recorded::default();
+    let keep = |q: &cachesim::request::Request| {
+        rec.add(q);
+        !data_only || (q.tags.block == BlockKind::Data && !q.tags.background)
+    };
+    let trace = DenseTrace::load_with(&mut merged, OpFilter::All, keep, |_| {})?;
+    Ok((trace, rec))
+}
+
+/// What RocksDB recorded in a block trace of its own hits and misses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recorded {
+    /// Lookups of user reads.
+    pub user_lookups: u64,
+    /// Those that hit.
+    pub user_hits: u64,
+    /// Misses that read a block into the cache (every lookup but
+    /// compaction's), and their bytes.
+    pub filling_misses: u64,
+    /// Bytes of those misses.
+    pub filling_miss_bytes: u64,
+}
+
+impl Recorded {
+    fn add(&mut self, q: &cachesim::request::Request) {
+        let hit = q.tags.recorded_hit == Some(true);
+        if !q.tags.background {
+            self.user_lookups += 1;
+            self.user_hits += hit as u64;
+        }
+        if !hit && !q.tags.no_insert {
+            self.filling_misses += 1;
+            self.filling_miss_bytes += q.size as u64;
+        }
+    }
+
+    /// The user-read hit ratio, if there were user reads.
+    pub fn user_hit_ratio(&self) -> Option<f64> {
+        (self.user_lookups > 0).then(|| self.user_hits as f64 / self.user_lookups as f64)
+    }
+}
+
+/// RocksDB's own record of the user-read hits of every stateful operator of
+/// a run, from the block traces in `dir`.
+pub fn recorded_user_hits(dir: &Path, snapshot: &JobSnapshot) -> Result<Recorded> {
+    let mut all = Recorded::default();
+    for op in snapshot.operators.iter().filter(|o| o.stateful && o.cache_capacity.is_some()) {
+        let (_, r) = block_trace(dir, op, true)?;
+        all.user_lookups += r.user_lookups;
+        all.user_hits += r.user_hits;
+        all.filling_misses += r.filling_misses;
+        all.filling_miss_bytes += r.filling_miss_bytes;
+    }
+    Ok(all)
 }
 
 /// The key-level trace of operator number `stage`.
@@ -118,6 +186,15 @@ pub struct Traces {
     pub keys: Option<PathBuf>,
 }
 
+/// What the machine's disk and cache cost, measured beside a profiling run.
+#[derive(Clone, Copy, Debug)]
+pub struct Calibration {
+    /// The disk's O_DIRECT read bandwidth, bytes per microsecond.
+    pub bytes_per_us: f64,
+    /// Cost of one block-cache hit, microseconds.
+    pub hit_cost_us: f64,
+}
+
 /// Builds the model of every stateful operator of a finished run, at
 /// `sizes`, with `target` the hit ratio to find a size for.
 pub fn analyze(
@@ -126,8 +203,9 @@ pub fn analyze(
     traces: &Traces,
     sizes: &[u64],
     target: f64,
-    bytes_per_us: f64,
+    costs: &Calibration,
 ) -> Result<Vec<OperatorModel>> {
+    let bytes_per_us = costs.bytes_per_us;
     let model = PolicySpec::parse(MODEL)?;
     let lru = PolicySpec::parse("lru")?;
     let mut out = Vec::new();
@@ -136,15 +214,15 @@ pub fn analyze(
             continue;
         }
         let Some(cache_size) = op.cache_capacity else { bail!("operator `{}` has no block cache", op.name) };
-        let trace = block_trace(&traces.blocks, op, false)?;
+        let (trace, recorded) = block_trace(&traces.blocks, op, false)?;
         // Data blocks alone: the curve of the state itself, without the
         // index and filter blocks that share the cache.
-        let data = block_trace(&traces.blocks, op, true)?;
+        let (data, _) = block_trace(&traces.blocks, op, true)?;
         let data_mrc = mrc::exact::exact_mrc(&data, Unit::Bytes, sizes, Warmup::None);
         let mut all_sizes: Vec<u64> = sizes.iter().copied().chain([cache_size]).collect();
         all_sizes.sort_unstable();
         all_sizes.dedup();
-        let opts = SimOptions { unit: Unit::Bytes, warmup: Warmup::None };
+        let opts = SimOptions { unit: Unit::Bytes, warmup: Warmup::None, user_reads_only: true };
         let results = simulate_many(&trace, &[model.clone(), lru.clone()], &all_sizes, opts, &|_| {});
         let result = |policy: &PolicySpec, size: u64| {
             results.iter().find(|r| r.policy == policy.to_string() && r.cache_size == size)
@@ -153,15 +231,13 @@ pub fn analyze(
             result(policy, size).map_or((0.0, 0.0), |r| (1.0 - r.miss_ratio, 1.0 - r.byte_miss_ratio))
         };
         let lookups = op.block_cache_hits + op.block_cache_misses;
-        // The trace and RocksDB's statistics count the same lookups; scale
-        // anyway, in case the trace was sampled or cut short.
-        let scale = if trace.is_empty() { 0.0 } else { lookups as f64 / trace.len() as f64 };
-        let misses = |size: u64| {
-            result(&model, size).map_or((0.0, 0.0), |r| (r.misses as f64 * scale, r.byte_misses as f64 * scale))
-        };
+        let misses = |size: u64| result(&model, size).map_or((0.0, 0.0), |r| (r.misses as f64, r.byte_misses as f64));
         let us_per_byte = 1.0 / bytes_per_us.max(1e-9);
+        // The reads RocksDB timed are the misses that fill the cache (user
+        // reads, table-open prefetch); their bytes come from the trace.
         let read_latency_us = if op.sst_reads > 0 {
-            ((op.sst_read_micros as f64 - us_per_byte * op.disk_read_bytes as f64) / op.sst_reads as f64).max(0.0)
+            ((op.sst_read_micros as f64 - us_per_byte * recorded.filling_miss_bytes as f64) / op.sst_reads as f64)
+                .max(0.0)
         } else {
             0.0
         };
@@ -212,12 +288,15 @@ pub fn analyze(
             parallelism: op.parallelism,
             cache_size,
             lookups,
-            measured_hit_ratio: op.hit_ratio,
+            user_lookups: recorded.user_lookups,
+            statistics_hit_ratio: op.hit_ratio,
+            measured_hit_ratio: recorded.user_hit_ratio(),
             model_hit_ratio_at_run: model_at_run,
             traced_lookups: trace.len() as u64,
             blocks: trace.n_objects() as u64,
             working_set_bytes: trace.working_set_bytes(),
             miss_cost_us: op.miss_cost_us,
+            hit_cost_us: costs.hit_cost_us,
             run_misses: at_run.0,
             run_miss_bytes: at_run.1,
             read_latency_us,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cli::ProfileArgs;
 use crate::job::JobSetup;
 use crate::output::write_json;
-use crate::profile::{analyze, OperatorModel, Traces, MODEL};
+use crate::profile::{analyze, Calibration, OperatorModel, Traces, MODEL};
 use crate::report::{escape, line_chart, page, table, Series};
 
 /// profile.json.
@@ -42,6 +42,7 @@ pub fn profile(
         std::fs::remove_dir_all(&blocks).with_context(|| format!("cannot clear {}", blocks.display()))?;
     }
     rc.block_trace = Some((blocks.clone(), 1));
+    let partitioned = rc.partitioned_index_filters;
     let keys = key_trace.then(|| dir.join("keys.mstrace"));
     if let Some(k) = &keys {
         setup.run_config.key_trace = Some((k.clone(), 1.0));
@@ -51,9 +52,12 @@ pub fn profile(
     // The disk's bandwidth splits a miss's cost into a fixed latency and a
     // per-byte part (filter and index blocks are far larger than data
     // blocks, and small caches miss them).
-    let bytes_per_us = engine::state::direct_io::read_bandwidth(dir, 64 << 20)?;
+    let costs = Calibration {
+        bytes_per_us: engine::state::direct_io::read_bandwidth(dir, 64 << 20)?,
+        hit_cost_us: engine::state::calibrate::block_cache_hit_cost_us(dir, partitioned)?,
+    };
     let traces = Traces { blocks, keys };
-    let models = analyze(&finished.snapshot, setup.run_config.rate, &traces, sizes, target, bytes_per_us)?;
+    let models = analyze(&finished.snapshot, setup.run_config.rate, &traces, sizes, target, &costs)?;
     bar.finish_and_clear();
     Ok((finished.snapshot, models))
 }
@@ -126,7 +130,7 @@ fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
         s.events, s.sustained_throughput, s.throughput
     );
     println!(
-        "{:<10} {:>9} {:>10} {:>10} {:>12} {:>11} {:>12} {:>9}",
+        "{:<10} {:>9} {:>10} {:>10} {:>12} {:>11} {:>12} {:>9} {:>9}",
         "operator",
         "cache",
         "measured",
@@ -134,11 +138,12 @@ fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
         "working_set",
         "knee",
         format!("for {target}"),
-        "miss_cost"
+        "miss_cost",
+        "hit_cost"
     );
     for m in models {
         println!(
-            "{:<10} {:>9} {:>10} {:>10.4} {:>12} {:>11} {:>12} {:>9}",
+            "{:<10} {:>9} {:>10} {:>10.4} {:>12} {:>11} {:>12} {:>9} {:>9}",
             m.name,
             format_size(m.cache_size),
             opt_ratio(m.measured_hit_ratio),
@@ -147,6 +152,7 @@ fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
             opt_size(m.knee),
             opt_size(m.size_for_target),
             m.miss_cost_us.map_or("-".into(), |c| format!("{c:.1}us")),
+            format!("{:.2}us", m.hit_cost_us),
         );
     }
 }
@@ -160,7 +166,10 @@ fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -
         "<p>{} events in {:.1} s: {:.0} events/s sustained by the sources ({:.0} events/s counting the \
          final drain); end-to-end latency p50 {:.1} ms, p99 {:.1} ms. \
          Predictions replay each operator's block-level trace (RocksDB's own tracer, all subtasks merged in \
-         time order) through the model <code>{}</code>.</p>",
+         time order) through the model <code>{}</code>. A lookup costs the hit cost (calibrated on this \
+         machine: cached point reads against memtable reads) plus, when it misses, a read: a fixed latency \
+         and its bytes at the disk's O_DIRECT bandwidth, both fitted to the run's SST reads; throughput \
+         against cache follows from the misses the model predicts at each size.</p>",
         s.events,
         s.elapsed_s,
         s.sustained_throughput,
@@ -184,6 +193,7 @@ fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -
                 opt_size(m.knee),
                 opt_size(m.size_for_target),
                 m.miss_cost_us.map_or("-".into(), |c| format!("{c:.1} µs")),
+                format!("{:.2} µs", m.hit_cost_us),
             ]
         })
         .collect();
@@ -200,6 +210,7 @@ fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -
             "knee",
             &format!("size for {target}"),
             "miss cost",
+            "hit cost",
         ],
         &rows,
     );

@@ -21,7 +21,8 @@ pub fn run(a: SimArgs) -> Result<()> {
     let trace = input::load(&a.input)?;
     input::check_warmup(&trace, warmup, &a.input)?;
     let bar = progress::jobs((policies.len() * sizes.len()) as u64, "simulating");
-    let results = simulate_many(&trace, &policies, &sizes, SimOptions { unit, warmup }, &|_| bar.inc(1));
+    let results =
+        simulate_many(&trace, &policies, &sizes, SimOptions { unit, warmup, ..SimOptions::default() }, &|_| bar.inc(1));
     bar.finish_and_clear();
 
     println!("{} requests, {} objects, {} bytes requested", trace.len(), trace.n_objects(), trace.bytes_requested());

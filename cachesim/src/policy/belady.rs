@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn never_again_goes_first() {
         let mut c = Belady::new(2, 3);
-        let acc = |obj, next| Access { obj, size: 1, next, key: 0, high_priority: false };
+        let acc = |obj, next| Access { obj, size: 1, next, key: 0, high_priority: false, no_insert: false };
         assert!(!c.access(&acc(0, 3)));
         assert!(!c.access(&acc(1, NEVER)));
         assert!(!c.access(&acc(2, 4)));

@@ -48,6 +48,9 @@ impl<const PROMOTE: bool> Cache for Queue<PROMOTE> {
             }
             return true;
         }
+        if a.no_insert {
+            return false;
+        }
         let size = a.size as u64;
         if size > self.capacity {
             return false;

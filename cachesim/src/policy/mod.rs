@@ -43,12 +43,16 @@ pub struct Access {
     /// Whether the object is inserted with high priority (RocksDB index and
     /// filter blocks).
     pub high_priority: bool,
+    /// A miss must not insert (RocksDB's compaction reads); honoured by LRU,
+    /// FIFO and the RocksDB LRUCache model, the policies RocksDB traces are
+    /// replayed through.
+    pub no_insert: bool,
 }
 
 impl Access {
     /// An access with only id and size.
     pub fn new(obj: u32, size: u32) -> Access {
-        Access { obj, size, next: NEVER, key: obj as u64, high_priority: false }
+        Access { obj, size, next: NEVER, key: obj as u64, high_priority: false, no_insert: false }
     }
 }
 

@@ -240,6 +240,9 @@ impl Cache for RocksDbLru {
             self.lru_insert(s, i);
             return true;
         }
+        if a.no_insert {
+            return false;
+        }
         let charge = a.size.saturating_add(self.metadata);
         while self.shards[s].usage + charge as u64 > self.shard_capacity && !self.shards[s].list.is_empty() {
             self.evict_oldest(s);
@@ -278,7 +281,7 @@ mod tests {
     use super::*;
 
     fn acc(obj: u32, size: u32, high: bool) -> Access {
-        Access { obj, size, next: 0, key: obj as u64, high_priority: high }
+        Access { obj, size, next: 0, key: obj as u64, high_priority: high, no_insert: false }
     }
 
     #[test]

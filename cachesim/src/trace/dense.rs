@@ -36,6 +36,13 @@ impl OpFilter {
     }
 }
 
+/// RocksDB would insert the block with high priority (index, filter).
+pub const FLAG_HIGH_PRIORITY: u8 = 1;
+/// The request must not insert on a miss ([`crate::request::Tags::no_insert`]).
+pub const FLAG_NO_INSERT: u8 = 2;
+/// The traced system's own lookup ([`crate::request::Tags::background`]).
+pub const FLAG_BACKGROUND: u8 = 4;
+
 /// A trace in memory, columns per request, ids renumbered `0..n_objects`.
 #[derive(Debug, Default)]
 pub struct DenseTrace {
@@ -45,8 +52,12 @@ pub struct DenseTrace {
     pub sizes: Vec<u32>,
     /// Timestamp per request, in the trace's unit.
     pub times: Vec<u64>,
-    /// Whether RocksDB would insert the block with high priority.
-    pub high_priority: Vec<bool>,
+    /// Per request, [`FLAG_HIGH_PRIORITY`], [`FLAG_NO_INSERT`] and
+    /// [`FLAG_BACKGROUND`] bits.
+    pub flags: Vec<u8>,
+    /// Whether any request has [`FLAG_NO_INSERT`] or [`FLAG_BACKGROUND`]
+    /// (simulations read the flags only then).
+    pub has_flags: bool,
     /// Original id (key hash, block key hash, obj id) per dense id.
     pub keys: Vec<u64>,
     /// Spatial sampling rate the requests represent (1 = full trace).
@@ -137,7 +148,11 @@ impl DenseTrace {
         self.ids.push(id);
         self.sizes.push(req.size);
         self.times.push(req.time);
-        self.high_priority.push(req.tags.block.is_high_priority());
+        let flags = (req.tags.block.is_high_priority() as u8 * FLAG_HIGH_PRIORITY)
+            | (req.tags.no_insert as u8 * FLAG_NO_INSERT)
+            | (req.tags.background as u8 * FLAG_BACKGROUND);
+        self.has_flags |= flags & (FLAG_NO_INSERT | FLAG_BACKGROUND) != 0;
+        self.flags.push(flags);
         Ok(())
     }
 

@@ -33,6 +33,7 @@ const TYPE_BEGIN: u8 = 1;
 const TYPE_END: u8 = 2;
 const CALLER_GET: u8 = 1;
 const CALLER_MULTI_GET: u8 = 2;
+const CALLER_ITERATOR: u8 = 3;
 const MAX_PAYLOAD: u32 = 64 << 20;
 
 /// Streams a RocksDB block-cache trace.
@@ -167,7 +168,7 @@ impl TraceReader for RocksDbReader {
                 let _sst = c.u64()?;
                 let caller = c.u8()?;
                 let is_hit = c.u8()?;
-                let _no_insert = c.u8()?;
+                let no_insert = c.u8()?;
                 if caller == CALLER_GET || caller == CALLER_MULTI_GET {
                     let _get_id = c.u64()?;
                     let _snapshot = c.u8()?;
@@ -178,9 +179,9 @@ impl TraceReader for RocksDbReader {
                         let _exists = c.u8()?;
                     }
                 }
-                Some((hash_bytes(key), block_size, cf_name, caller, is_hit))
+                Some((hash_bytes(key), block_size, cf_name, caller, is_hit, no_insert))
             })();
-            let Some((id, block_size, cf_name, caller, is_hit)) = parsed else {
+            let Some((id, block_size, cf_name, caller, is_hit, no_insert)) = parsed else {
                 return Err(self.src.corrupt(at, "RocksDB block access", "payload ends inside a field"));
             };
             let stream = match self.cf_names.iter().position(|(_, name)| name.as_bytes() == cf_name) {
@@ -200,6 +201,8 @@ impl TraceReader for RocksDbReader {
                     block: BlockKind::from_rocksdb_code(ty),
                     caller,
                     recorded_hit: Some(is_hit != 0),
+                    no_insert: no_insert != 0,
+                    background: !matches!(caller, CALLER_GET | CALLER_MULTI_GET | CALLER_ITERATOR),
                     ..Tags::default()
                 },
                 ..Request::default()

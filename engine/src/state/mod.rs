@@ -8,6 +8,7 @@
 //! range in every state and moving key groups is moving ranges.
 
 pub mod cache;
+pub mod calibrate;
 pub mod direct_io;
 pub mod memory;
 pub mod rocks;
@@ -38,6 +39,14 @@ pub enum StateError {
         /// The directory.
         dir: PathBuf,
         /// What is wrong.
+        reason: String,
+    },
+    /// A calibration probe gave no usable measurement.
+    #[error("{}: calibration: {reason}", dir.display())]
+    Calibration {
+        /// The probe's scratch directory.
+        dir: PathBuf,
+        /// What went wrong.
         reason: String,
     },
     /// A state id the store was not opened with.
@@ -122,7 +131,10 @@ pub struct StoreStats {
     pub sst_bytes: u64,
     /// Estimated number of keys.
     pub estimated_keys: u64,
-    /// Block reads from SST files (each block-cache miss is one).
+    /// Blocks read from SST files on a cache miss of anything but a
+    /// compaction (user reads, table-open prefetch): RocksDB's
+    /// `rocksdb.read.block.get.micros` count. Compaction reads, which
+    /// bypass the cache, are not among them.
     pub sst_reads: u64,
     /// Microseconds spent in those reads: with `sst_reads`, the cost of a
     /// miss.

@@ -361,7 +361,7 @@ impl StateStore for RocksStore {
 
     fn stats(&self) -> Option<StoreStats> {
         let prop = |name| self.property(name).unwrap_or(0);
-        let reads = self.opts.get_histogram_data(Histogram::SstReadMicros);
+        let reads = self.opts.get_histogram_data(Histogram::ReadBlockGetMicros);
         Some(StoreStats {
             block_cache_hits: self.ticker(Ticker::BlockCacheHit),
             block_cache_misses: self.ticker(Ticker::BlockCacheMiss),
