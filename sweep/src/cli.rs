@@ -52,6 +52,13 @@ pub enum Command {
     /// Sweep memory configurations: run a query at every cache size (and
     /// write-buffer size), measure, and set the measurements beside the
     /// predictions of one profiling run. Resumable.
+    ///
+    /// Measured hit ratios are those of user reads, as RocksDB records each
+    /// lookup in its block-cache trace (compaction's lookups bypass the
+    /// cache and are left out); throughput is the rate the sources sustain.
+    /// Set --rate below every configuration's capacity for the closest
+    /// predictions: RocksDB's flushes and compactions then follow the same
+    /// timeline in every run.
     Sweep(SweepArgs),
 }
 
@@ -166,6 +173,13 @@ pub struct SimArgs {
     /// s3fifo:small=0.1,ghost=0.9,threshold=2.
     #[arg(long, default_value = "lru,fifo,clock,arc,2q,s3fifo,sieve,lfu,belady")]
     pub policy: String,
+    /// Count only user reads (gets, iterators) of a RocksDB block trace:
+    /// compaction, flush and table-open lookups still pass through the cache
+    /// (compaction's never insert) but are left out of the counts, as the
+    /// hit ratio a user's reads see. Without it every lookup counts, as in
+    /// RocksDB's statistics.
+    #[arg(long)]
+    pub user_reads: bool,
     #[command(flatten)]
     pub sizes: SizeArgs,
     #[command(flatten)]

@@ -48,7 +48,11 @@ struct Row {
     #[serde(default)]
     elapsed_s: f64,
     predicted_throughput: f64,
+    /// Block-cache hit ratio of user reads (gets, iterators) over every
+    /// stateful operator, as RocksDB recorded each lookup in its block-cache
+    /// trace; compaction's lookups, which bypass the cache, do not count.
     measured_hit_ratio: f64,
+    /// The profile's prediction of that ratio at this size.
     predicted_hit_ratio: f64,
     state_p99_us: f64,
     disk_read_bytes: u64,
