@@ -89,11 +89,11 @@ pub struct OperatorModel {
     pub run_misses: f64,
     /// Bytes they read.
     pub run_miss_bytes: f64,
-    /// Fixed cost of a block read, microseconds: the run's SST read time
-    /// less its bytes at the disk's bandwidth, per read.
+    /// Fixed cost of a block read, microseconds: a probed 4 KiB O_DIRECT
+    /// read, slowed as much as the run's timed reads were.
     pub read_latency_us: f64,
-    /// Cost of a byte read, microseconds (1 / the disk's O_DIRECT
-    /// bandwidth).
+    /// Cost of a byte read, microseconds: the probed bandwidth's, slowed as
+    /// much as the run's timed reads were.
     pub us_per_byte: f64,
     /// Smallest cache size whose predicted hit ratio reaches the target.
     pub size_for_target: Option<u64>,
@@ -189,8 +189,12 @@ pub struct Traces {
 /// What the machine's disk and cache cost, measured beside a profiling run.
 #[derive(Clone, Copy, Debug)]
 pub struct Calibration {
-    /// The disk's O_DIRECT read bandwidth, bytes per microsecond.
+    /// The disk's O_DIRECT read bandwidth, bytes per microsecond (probed:
+    /// an upper bound).
     pub bytes_per_us: f64,
+    /// Latency of a 4 KiB O_DIRECT read, microseconds (probed: a lower
+    /// bound).
+    pub read_latency_us: f64,
     /// Cost of one block-cache hit, microseconds.
     pub hit_cost_us: f64,
 }
@@ -232,15 +236,21 @@ pub fn analyze(
         };
         let lookups = op.block_cache_hits + op.block_cache_misses;
         let misses = |size: u64| result(&model, size).map_or((0.0, 0.0), |r| (r.misses as f64, r.byte_misses as f64));
-        let us_per_byte = 1.0 / bytes_per_us.max(1e-9);
-        // The reads RocksDB timed are the misses that fill the cache (user
-        // reads, table-open prefetch); their bytes come from the trace.
-        let read_latency_us = if op.sst_reads > 0 {
-            ((op.sst_read_micros as f64 - us_per_byte * recorded.filling_miss_bytes as f64) / op.sst_reads as f64)
-                .max(0.0)
-        } else {
-            0.0
+        // A read costs a fixed latency plus its bytes over the disk's
+        // bandwidth. The probe gives both on an idle disk (and a fresh
+        // probe file may sit in the host's cache); the reads RocksDB timed
+        // in the run (the misses that fill the cache: user reads and
+        // table-open prefetch, their bytes from the trace) say how much
+        // slower the disk was under the run's own compaction I/O. One run
+        // cannot tell a slower latency from a slower bandwidth, so both
+        // are scaled by that one factor (never below the probe's).
+        let probe_us = |n: f64, b: f64| n * costs.read_latency_us + b / bytes_per_us.max(1e-9);
+        let slowdown = match (op.sst_reads, recorded.filling_miss_bytes) {
+            (n, b) if n > 0 => (op.sst_read_micros as f64 / probe_us(n as f64, b as f64).max(1e-9)).max(1.0),
+            _ => 1.0,
         };
+        let read_latency_us = costs.read_latency_us * slowdown;
+        let us_per_byte = slowdown / bytes_per_us.max(1e-9);
         let model_at_run = hit(&model, cache_size).0;
         let at_run = misses(cache_size);
         let mut points: Vec<CurvePoint> = sizes

@@ -52,8 +52,10 @@ pub fn profile(
     // The disk's bandwidth splits a miss's cost into a fixed latency and a
     // per-byte part (filter and index blocks are far larger than data
     // blocks, and small caches miss them).
+    let probe = engine::state::direct_io::read_probe(dir, 64 << 20)?;
     let costs = Calibration {
-        bytes_per_us: engine::state::direct_io::read_bandwidth(dir, 64 << 20)?,
+        bytes_per_us: probe.bytes_per_us,
+        read_latency_us: probe.latency_us,
         hit_cost_us: engine::state::calibrate::block_cache_hit_cost_us(dir, partitioned)?,
     };
     let traces = Traces { blocks, keys };

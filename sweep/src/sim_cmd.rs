@@ -22,7 +22,9 @@ pub fn run(a: SimArgs) -> Result<()> {
     input::check_warmup(&trace, warmup, &a.input)?;
     let bar = progress::jobs((policies.len() * sizes.len()) as u64, "simulating");
     let results =
-        simulate_many(&trace, &policies, &sizes, SimOptions { unit, warmup, user_reads_only: a.user_reads }, &|_| bar.inc(1));
+        simulate_many(&trace, &policies, &sizes, SimOptions { unit, warmup, user_reads_only: a.user_reads }, &|_| {
+            bar.inc(1)
+        });
     bar.finish_and_clear();
 
     println!("{} requests, {} objects, {} bytes requested", trace.len(), trace.n_objects(), trace.bytes_requested());

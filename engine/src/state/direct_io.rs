@@ -61,11 +61,25 @@ pub fn check_direct_io(dir: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
-/// Sequential read bandwidth of the disk under `dir` with O_DIRECT, bytes
-/// per microsecond: writes `bytes` (rounded up to MiB) to a scratch file,
-/// reads it back in 1 MiB requests, removes it. Separates the per-byte cost
-/// of a block read (large filter and index blocks) from its fixed latency.
-pub fn read_bandwidth(dir: &Path, bytes: usize) -> Result<f64, StateError> {
+/// What a probe of the disk's O_DIRECT reads found.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadProbe {
+    /// Sequential bandwidth in 1 MiB reads, bytes per microsecond.
+    pub bytes_per_us: f64,
+    /// Mean latency of a random 4 KiB read, microseconds.
+    pub latency_us: f64,
+}
+
+/// Random 4 KiB reads the latency probe makes.
+const LATENCY_READS: usize = 1000;
+
+/// Probes the disk under `dir` with O_DIRECT: writes `bytes` (rounded up to
+/// MiB) to a scratch file, reads it back in 1 MiB requests, then reads
+/// 4 KiB at random aligned offsets, and removes it. A fresh file may still
+/// sit in the host's cache, so both figures are bounds (the bandwidth from
+/// above, the latency from below) that a model refines with the run's own
+/// timed reads.
+pub fn read_probe(dir: &Path, bytes: usize) -> Result<ReadProbe, StateError> {
     const CHUNK: usize = 1 << 20;
     let chunks = bytes.div_ceil(CHUNK).max(1);
     let probe = dir.join(format!(".memscale-bandwidth-{}", std::process::id()));
@@ -94,7 +108,20 @@ pub fn read_bandwidth(dir: &Path, bytes: usize) -> Result<f64, StateError> {
                 return Err(io_err("reading the scratch file"));
             }
         }
-        Ok((chunks * CHUNK) as f64 / (start.elapsed().as_secs_f64() * 1e6).max(1e-9))
+        let bytes_per_us = (chunks * CHUNK) as f64 / (start.elapsed().as_secs_f64() * 1e6).max(1e-9);
+        let pages = (chunks * CHUNK / 4096) as u64;
+        let mut at = 12345u64;
+        let start = std::time::Instant::now();
+        for _ in 0..LATENCY_READS {
+            at = at.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let offset = ((at >> 33) % pages * 4096) as libc::off_t;
+            // SAFETY: as above; 4096 bytes into the aligned buffer.
+            if unsafe { libc::pread(fd, aligned.as_mut_ptr() as *mut libc::c_void, 4096, offset) } != 4096 {
+                return Err(io_err("reading the scratch file"));
+            }
+        }
+        let latency_us = start.elapsed().as_secs_f64() * 1e6 / LATENCY_READS as f64;
+        Ok(ReadProbe { bytes_per_us, latency_us })
     })();
     // SAFETY: fd is open.
     unsafe { libc::close(fd) };
@@ -110,8 +137,9 @@ mod tests {
     fn disk_passes_and_tmpfs_is_refused() {
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         check_direct_io(dir.path()).unwrap();
-        let bw = read_bandwidth(dir.path(), 8 << 20).unwrap();
-        assert!(bw > 1.0, "a disk reads more than 1 MB/s: {bw} bytes/us");
+        let p = read_probe(dir.path(), 8 << 20).unwrap();
+        assert!(p.bytes_per_us > 1.0, "a disk reads more than 1 MB/s: {p:?}");
+        assert!(p.latency_us > 0.1 && p.latency_us < 100_000.0, "{p:?}");
         let shm = Path::new("/dev/shm");
         if shm.exists() {
             let err = check_direct_io(&shm.join(format!("memscale-test-{}", std::process::id()))).unwrap_err();
