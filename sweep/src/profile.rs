@@ -253,7 +253,7 @@ pub fn analyze(
         let us_per_byte = slowdown / bytes_per_us.max(1e-9);
         let model_at_run = hit(&model, cache_size).0;
         let at_run = misses(cache_size);
-        let mut points: Vec<CurvePoint> = sizes
+        let points: Vec<CurvePoint> = sizes
             .iter()
             .map(|&s| CurvePoint {
                 cache_size: s,
@@ -275,10 +275,6 @@ pub fn analyze(
                 predicted_throughput: 0.0,
             })
             .collect();
-        for p in &mut points {
-            let extra = (p.model_misses - at_run.0) * read_latency_us + (p.model_miss_bytes - at_run.1) * us_per_byte;
-            p.predicted_throughput = predict_throughput(snapshot, rate, &[(&op.name, extra / 1e6)]);
-        }
         let key_points = match &traces.keys {
             Some(path) => {
                 let kt = key_trace(path, stage)?;
@@ -293,7 +289,7 @@ pub fn analyze(
             }
             None => Vec::new(),
         };
-        out.push(OperatorModel {
+        let mut m = OperatorModel {
             name: op.name.clone(),
             parallelism: op.parallelism,
             cache_size,
@@ -315,7 +311,12 @@ pub fn analyze(
             knee: knee(&points),
             points,
             key_points,
-        });
+        };
+        for i in 0..m.points.len() {
+            let extra = m.extra_seconds(&m.points[i]);
+            m.points[i].predicted_throughput = predict_throughput(snapshot, rate, &[(&m.name, extra)]);
+        }
+        out.push(m);
     }
     Ok(out)
 }

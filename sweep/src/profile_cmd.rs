@@ -170,7 +170,8 @@ fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -
          Predictions replay each operator's block-level trace (RocksDB's own tracer, all subtasks merged in \
          time order) through the model <code>{}</code>. A lookup costs the hit cost (calibrated on this \
          machine: cached point reads against memtable reads) plus, when it misses, a read: a fixed latency \
-         and its bytes at the disk's O_DIRECT bandwidth, both fitted to the run's SST reads; throughput \
+         and its bytes at the disk's O_DIRECT bandwidth, both probed on this machine and scaled by how much \
+         slower the run's own timed block reads were; throughput \
          against cache follows from the misses the model predicts at each size.</p>",
         s.events,
         s.elapsed_s,

@@ -1,7 +1,7 @@
 //! Calibration of the cost of a block-cache hit on this machine.
 //!
 //! A cache model turns misses into seconds with the cost of a miss, which a
-//! run measures (RocksDB's SST read time). The cost of a hit is too small
+//! run measures (RocksDB's timed block reads). The cost of a hit is too small
 //! for RocksDB's timers, so it is measured here: point reads answered from
 //! an SST file whose blocks are all cached, against the same reads answered
 //! from the memtable; the difference over the cache lookups the SST reads
