@@ -78,19 +78,57 @@ pub struct SimOptions {
     pub user_reads_only: bool,
 }
 
+/// What one cache counted over part of a trace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Counted requests.
+    pub requests: u64,
+    /// Counted misses.
+    pub misses: u64,
+    /// Bytes of counted requests.
+    pub bytes: u64,
+    /// Bytes of counted misses.
+    pub byte_misses: u64,
+}
+
+impl Counts {
+    /// What was counted after `earlier` (a snapshot of the same run).
+    pub fn since(&self, earlier: &Counts) -> Counts {
+        Counts {
+            requests: self.requests - earlier.requests,
+            misses: self.misses - earlier.misses,
+            bytes: self.bytes - earlier.bytes,
+            byte_misses: self.byte_misses - earlier.byte_misses,
+        }
+    }
+}
+
 /// Runs one cache over the trace.
-pub fn run(
+pub fn run(trace: &DenseTrace, cache: &mut dyn Cache, start: usize, unit: Unit, user_reads_only: bool) -> Counts {
+    run_marked(trace, cache, start, unit, user_reads_only, &[]).0
+}
+
+/// Runs one cache over the trace and also returns, for each request index
+/// in `marks` (ascending), the counts of the requests before it: the
+/// cache's behaviour phase by phase of the trace, in one pass.
+pub fn run_marked(
     trace: &DenseTrace,
     cache: &mut dyn Cache,
     start: usize,
     unit: Unit,
     user_reads_only: bool,
-) -> (u64, u64, u64, u64) {
+    marks: &[usize],
+) -> (Counts, Vec<Counts>) {
     let needs = cache.needs();
     let next: &[u32] = if needs.next_access { trace.next_access() } else { &[] };
-    let (mut requests, mut misses, mut bytes, mut byte_misses) = (0u64, 0u64, 0u64, 0u64);
+    let mut c = Counts::default();
+    let mut at_marks = Vec::with_capacity(marks.len());
+    let mut pending = marks.iter().copied().peekable();
     let objects = unit == Unit::Objects;
     for (i, (&obj, &real_size)) in trace.ids.iter().zip(&trace.sizes).enumerate() {
+        while pending.next_if(|&m| m <= i).is_some() {
+            at_marks.push(c);
+        }
         let mut a = Access::new(obj, if objects { 1 } else { real_size });
         if needs.next_access {
             a.next = next[i];
@@ -107,33 +145,46 @@ pub fn run(
         }
         let hit = cache.access(&a);
         if counted {
-            requests += 1;
-            bytes += real_size as u64;
+            c.requests += 1;
+            c.bytes += real_size as u64;
             if !hit {
-                misses += 1;
-                byte_misses += real_size as u64;
+                c.misses += 1;
+                c.byte_misses += real_size as u64;
             }
         }
     }
-    (requests, misses, bytes, byte_misses)
+    at_marks.extend(pending.map(|_| c));
+    (c, at_marks)
+}
+
+/// Simulates one policy at one size, with the counts before each request
+/// index of `marks` (ascending; see [`run_marked`]).
+pub fn simulate_marked(
+    trace: &DenseTrace,
+    policy: &PolicySpec,
+    size: u64,
+    opts: SimOptions,
+    marks: &[usize],
+) -> (SimResult, Vec<Counts>) {
+    let mut cache = policy.build(size, trace.n_objects());
+    let start = opts.warmup.start_index(trace);
+    let (c, at_marks) = run_marked(trace, cache.as_mut(), start, opts.unit, opts.user_reads_only, marks);
+    let result = SimResult {
+        policy: policy.to_string(),
+        cache_size: size,
+        requests: c.requests,
+        misses: c.misses,
+        miss_ratio: ratio(c.misses, c.requests),
+        bytes_requested: c.bytes,
+        byte_misses: c.byte_misses,
+        byte_miss_ratio: ratio(c.byte_misses, c.bytes),
+    };
+    (result, at_marks)
 }
 
 /// Simulates one policy at one size.
 pub fn simulate(trace: &DenseTrace, policy: &PolicySpec, size: u64, opts: SimOptions) -> SimResult {
-    let mut cache = policy.build(size, trace.n_objects());
-    let start = opts.warmup.start_index(trace);
-    let (requests, misses, bytes_requested, byte_misses) =
-        run(trace, cache.as_mut(), start, opts.unit, opts.user_reads_only);
-    SimResult {
-        policy: policy.to_string(),
-        cache_size: size,
-        requests,
-        misses,
-        miss_ratio: ratio(misses, requests),
-        bytes_requested,
-        byte_misses,
-        byte_miss_ratio: ratio(byte_misses, bytes_requested),
-    }
+    simulate_marked(trace, policy, size, opts, &[]).0
 }
 
 /// Simulates every policy at every size, in parallel; results come back in
@@ -199,6 +250,44 @@ mod tests {
             assert_eq!((all.requests, all.misses), (4, 3), "{policy}");
             let user = simulate(&trace, &p, 1000, SimOptions { user_reads_only: true, ..SimOptions::default() });
             assert_eq!((user.requests, user.misses), (3, 2), "{policy}");
+        }
+    }
+
+    #[test]
+    fn counts_at_marks_are_those_of_the_trace_cut_there() {
+        let trace_of = |n: usize| {
+            let mut t = DenseTrace::default();
+            let mut x = 7u64;
+            for i in 0..n as u64 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                t.ids.push(((x >> 33) % 300) as u32);
+                t.sizes.push(1 + (x >> 50) as u32 % 64);
+                t.times.push(i);
+            }
+            t.flags = vec![0; n];
+            t.keys = (0..300).collect();
+            t.sample_rate = 1.0;
+            t
+        };
+        let trace = trace_of(5000);
+        let marks = [0, 1, 1234, 1234, 4999, 5000, 6000];
+        for policy in ["lru", "s3fifo", "rocksdb-lru:shard_bits=2"] {
+            let p = PolicySpec::parse(policy).unwrap();
+            let (whole, at) = simulate_marked(&trace, &p, 2000, SimOptions::default(), &marks);
+            assert_eq!(at.len(), marks.len());
+            for (&m, c) in marks.iter().zip(&at) {
+                let prefix = simulate(&trace_of(m.min(trace.len())), &p, 2000, SimOptions::default());
+                assert_eq!((c.requests, c.misses, c.byte_misses), (prefix.requests, prefix.misses, prefix.byte_misses));
+            }
+            assert_eq!(
+                at[5],
+                Counts {
+                    requests: whole.requests,
+                    misses: whole.misses,
+                    bytes: whole.bytes_requested,
+                    byte_misses: whole.byte_misses
+                }
+            );
         }
     }
 }

@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use cachesim::policy::PolicySpec;
 use cachesim::request::BlockKind;
-use cachesim::sim::{simulate_many, SimOptions, Unit, Warmup};
+use cachesim::sim::{simulate_many, simulate_marked, Counts, SimOptions, SimResult, Unit, Warmup};
 use cachesim::trace::dense::{DenseTrace, OpFilter};
 use cachesim::trace::merge::MergedReader;
 use cachesim::trace::rocksdb::RocksDbReader;
 use cachesim::trace::TraceReader;
 use engine::runtime::snapshot::{JobSnapshot, OperatorSnapshot};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The cache model the predictions use: RocksDB's LRUCache with its
@@ -44,6 +45,38 @@ pub struct CurvePoint {
     /// Predicted job throughput, events/s, were this operator's cache this
     /// size.
     pub predicted_throughput: f64,
+    /// Seconds of useful time this operator would gain (or lose) at this
+    /// size, phase by phase of the run ([`Profile::phases`]): the change in
+    /// misses times the fixed cost of a read, plus the change in bytes
+    /// missed times the cost of a byte.
+    #[serde(default)]
+    pub phase_extra_s: Vec<f64>,
+}
+
+/// One stretch of the profiling run's timeline (a few seconds).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Phase {
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Source events emitted.
+    pub events: u64,
+    /// Useful seconds per subtask of each operator (the snapshot's order):
+    /// its busy time over its parallelism.
+    pub useful_s: Vec<f64>,
+}
+
+/// A profiling run and the models it gives.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Profile {
+    /// The run's metrics at its end.
+    pub run: JobSnapshot,
+    /// The run, phase by phase: a state's cost changes as it grows (more
+    /// files, larger filters), and a job that keeps up early and falls
+    /// behind late is slower than its mean cost says.
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+    /// The models of its stateful operators.
+    pub operators: Vec<OperatorModel>,
 }
 
 /// What one profiling run says about one stateful operator.
@@ -89,11 +122,10 @@ pub struct OperatorModel {
     pub run_misses: f64,
     /// Bytes they read.
     pub run_miss_bytes: f64,
-    /// Fixed cost of a block read, microseconds: a probed 4 KiB O_DIRECT
-    /// read, slowed as much as the run's timed reads were.
+    /// Fixed cost of a block read, microseconds (calibrated through
+    /// RocksDB's read path on this machine).
     pub read_latency_us: f64,
-    /// Cost of a byte read, microseconds: the probed bandwidth's, slowed as
-    /// much as the run's timed reads were.
+    /// Cost of a byte read, microseconds (calibrated likewise).
     pub us_per_byte: f64,
     /// Smallest cache size whose predicted hit ratio reaches the target.
     pub size_for_target: Option<u64>,
@@ -186,32 +218,95 @@ pub struct Traces {
     pub keys: Option<PathBuf>,
 }
 
-/// What the machine's disk and cache cost, measured beside a profiling run.
+/// What block reads and cache hits cost on this machine, calibrated
+/// beside a profiling run.
 #[derive(Clone, Copy, Debug)]
 pub struct Calibration {
-    /// The disk's O_DIRECT read bandwidth, bytes per microsecond (probed:
-    /// an upper bound).
-    pub bytes_per_us: f64,
-    /// Latency of a 4 KiB O_DIRECT read, microseconds (probed: a lower
-    /// bound).
-    pub read_latency_us: f64,
+    /// A block read from the disk through RocksDB's read path.
+    pub read: engine::state::calibrate::ReadCost,
     /// Cost of one block-cache hit, microseconds.
     pub hit_cost_us: f64,
 }
 
+/// The run's progress at one moment, for cutting it into [`Phase`]s.
+#[derive(Clone, Debug, Default)]
+pub struct Mark {
+    /// Wall-clock time, microseconds since the Unix epoch (the clock of
+    /// RocksDB's trace records).
+    pub unix_us: u64,
+    /// Source events emitted so far.
+    pub events: u64,
+    /// Busy seconds so far per subtask of each operator.
+    pub useful_s: Vec<f64>,
+}
+
+impl Mark {
+    /// The mark of a job about to start.
+    pub fn start() -> Mark {
+        Mark { unix_us: unix_us_now(), ..Mark::default() }
+    }
+
+    /// The mark of a snapshot taken now.
+    pub fn now(s: &JobSnapshot) -> Mark {
+        Mark {
+            unix_us: unix_us_now(),
+            events: s.events,
+            useful_s: s.operators.iter().map(|o| o.useful_s / o.parallelism.max(1) as f64).collect(),
+        }
+    }
+}
+
+fn unix_us_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// At most this many phases: enough to follow a state growing, few enough
+/// for the model's curves to stay small.
+const MAX_PHASES: usize = 48;
+
+/// The phases between consecutive marks, adjacent ones merged down to
+/// [`MAX_PHASES`]; with them, the marks that bound each (first and last
+/// included).
+pub fn phases(marks: &[Mark]) -> (Vec<Phase>, Vec<&Mark>) {
+    if marks.len() < 2 {
+        return (Vec::new(), Vec::new());
+    }
+    let step = (marks.len() - 1).div_ceil(MAX_PHASES);
+    let mut bounds: Vec<&Mark> = marks.iter().step_by(step).collect();
+    if bounds.last().map(|m| m.unix_us) != marks.last().map(|m| m.unix_us) {
+        bounds.push(&marks[marks.len() - 1]);
+    }
+    let phases = bounds
+        .windows(2)
+        .map(|w| Phase {
+            seconds: w[1].unix_us.saturating_sub(w[0].unix_us) as f64 / 1e6,
+            events: w[1].events.saturating_sub(w[0].events),
+            useful_s: w[1]
+                .useful_s
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u - w[0].useful_s.get(i).copied().unwrap_or(0.0)).max(0.0))
+                .collect(),
+        })
+        .collect();
+    (phases, bounds)
+}
+
 /// Builds the model of every stateful operator of a finished run, at
-/// `sizes`, with `target` the hit ratio to find a size for.
+/// `sizes`, with `target` the hit ratio to find a size for; `marks` is the
+/// run's timeline (see [`phases`]).
 pub fn analyze(
     snapshot: &JobSnapshot,
+    marks: &[Mark],
     rate: Option<u64>,
     traces: &Traces,
     sizes: &[u64],
     target: f64,
     costs: &Calibration,
-) -> Result<Vec<OperatorModel>> {
-    let bytes_per_us = costs.bytes_per_us;
+) -> Result<Profile> {
     let model = PolicySpec::parse(MODEL)?;
     let lru = PolicySpec::parse("lru")?;
+    let (phases, bounds) = phases(marks);
     let mut out = Vec::new();
     for (stage, op) in snapshot.operators.iter().enumerate() {
         if !op.stateful {
@@ -227,52 +322,64 @@ pub fn analyze(
         all_sizes.sort_unstable();
         all_sizes.dedup();
         let opts = SimOptions { unit: Unit::Bytes, warmup: Warmup::None, user_reads_only: true };
-        let results = simulate_many(&trace, &[model.clone(), lru.clone()], &all_sizes, opts, &|_| {});
-        let result = |policy: &PolicySpec, size: u64| {
-            results.iter().find(|r| r.policy == policy.to_string() && r.cache_size == size)
+        // Where each phase starts in the trace (RocksDB stamps its records
+        // with the wall clock the marks read); the first phase takes
+        // everything before, the last everything after.
+        let mut cuts: Vec<usize> = bounds.iter().map(|m| trace.times.partition_point(|&t| t < m.unix_us)).collect();
+        if let Some(first) = cuts.first_mut() {
+            *first = 0;
+        }
+        if let Some(last) = cuts.last_mut() {
+            *last = trace.len();
+        }
+        let modelled: Vec<(SimResult, Vec<Counts>)> =
+            all_sizes.par_iter().map(|&size| simulate_marked(&trace, &model, size, opts, &cuts)).collect();
+        let lru_results = simulate_many(&trace, std::slice::from_ref(&lru), &all_sizes, opts, &|_| {});
+        let at = |size: u64| {
+            let i = all_sizes.iter().position(|&s| s == size).unwrap_or(0);
+            &modelled[i]
         };
-        let hit = |policy: &PolicySpec, size: u64| {
-            result(policy, size).map_or((0.0, 0.0), |r| (1.0 - r.miss_ratio, 1.0 - r.byte_miss_ratio))
+        let lru_hit = |size: u64| {
+            lru_results
+                .iter()
+                .find(|r| r.cache_size == size)
+                .map_or((0.0, 0.0), |r| (1.0 - r.miss_ratio, 1.0 - r.byte_miss_ratio))
         };
         let lookups = op.block_cache_hits + op.block_cache_misses;
-        let misses = |size: u64| result(&model, size).map_or((0.0, 0.0), |r| (r.misses as f64, r.byte_misses as f64));
-        // A read costs a fixed latency plus its bytes over the disk's
-        // bandwidth. The probe gives both on an idle disk (and a fresh
-        // probe file may sit in the host's cache); the reads RocksDB timed
-        // in the run (the misses that fill the cache: user reads and
-        // table-open prefetch, their bytes from the trace) say how much
-        // slower the disk was under the run's own compaction I/O. One run
-        // cannot tell a slower latency from a slower bandwidth, so both
-        // are scaled by that one factor (never below the probe's).
-        let probe_us = |n: f64, b: f64| n * costs.read_latency_us + b / bytes_per_us.max(1e-9);
-        let slowdown = match (op.sst_reads, recorded.filling_miss_bytes) {
-            (n, b) if n > 0 => (op.sst_read_micros as f64 / probe_us(n as f64, b as f64).max(1e-9)).max(1.0),
-            _ => 1.0,
+        let read = costs.read;
+        let run = at(cache_size);
+        // A miss costs a read through RocksDB's path as calibrated on an
+        // idle disk. The run's own timed reads take longer (compaction I/O
+        // and threads compete with them), but that is the background work
+        // of the same events at every size: a cost of the run, not of a
+        // miss, and already in the useful time measured.
+        let phase_extra = |counts: &[Counts]| -> Vec<f64> {
+            counts
+                .windows(2)
+                .zip(run.1.windows(2))
+                .map(|(c, r)| {
+                    let (c, r) = (c[1].since(&c[0]), r[1].since(&r[0]));
+                    read.micros(c.misses as f64 - r.misses as f64, c.byte_misses as f64 - r.byte_misses as f64) / 1e6
+                })
+                .collect()
         };
-        let read_latency_us = costs.read_latency_us * slowdown;
-        let us_per_byte = slowdown / bytes_per_us.max(1e-9);
-        let model_at_run = hit(&model, cache_size).0;
-        let at_run = misses(cache_size);
         let points: Vec<CurvePoint> = sizes
             .iter()
-            .map(|&s| CurvePoint {
-                cache_size: s,
-                model_hit_ratio: hit(&model, s).0,
-                model_misses: misses(s).0,
-                model_miss_bytes: misses(s).1,
-                lru_hit_ratio: hit(&lru, s).0,
-                lru_byte_hit_ratio: hit(&lru, s).1,
-                data_lru_hit_ratio: data_mrc
-                    .points
-                    .iter()
-                    .find(|p| p.cache_size == s)
-                    .map_or(0.0, |p| 1.0 - p.miss_ratio),
-                data_lru_byte_hit_ratio: data_mrc
-                    .points
-                    .iter()
-                    .find(|p| p.cache_size == s)
-                    .map_or(0.0, |p| 1.0 - p.byte_miss_ratio),
-                predicted_throughput: 0.0,
+            .map(|&s| {
+                let (result, counts) = at(s);
+                let data = data_mrc.points.iter().find(|p| p.cache_size == s);
+                CurvePoint {
+                    cache_size: s,
+                    model_hit_ratio: 1.0 - result.miss_ratio,
+                    model_misses: result.misses as f64,
+                    model_miss_bytes: result.byte_misses as f64,
+                    lru_hit_ratio: lru_hit(s).0,
+                    lru_byte_hit_ratio: lru_hit(s).1,
+                    data_lru_hit_ratio: data.map_or(0.0, |p| 1.0 - p.miss_ratio),
+                    data_lru_byte_hit_ratio: data.map_or(0.0, |p| 1.0 - p.byte_miss_ratio),
+                    predicted_throughput: 0.0,
+                    phase_extra_s: phase_extra(counts),
+                }
             })
             .collect();
         let key_points = match &traces.keys {
@@ -297,56 +404,91 @@ pub fn analyze(
             user_lookups: recorded.user_lookups,
             statistics_hit_ratio: op.hit_ratio,
             measured_hit_ratio: recorded.user_hit_ratio(),
-            model_hit_ratio_at_run: model_at_run,
+            model_hit_ratio_at_run: 1.0 - run.0.miss_ratio,
             traced_lookups: trace.len() as u64,
             blocks: trace.n_objects() as u64,
             working_set_bytes: trace.working_set_bytes(),
             miss_cost_us: op.miss_cost_us,
             hit_cost_us: costs.hit_cost_us,
-            run_misses: at_run.0,
-            run_miss_bytes: at_run.1,
-            read_latency_us,
-            us_per_byte,
-            size_for_target: size_for(&points, target),
-            knee: knee(&points),
+            run_misses: run.0.misses as f64,
+            run_miss_bytes: run.0.byte_misses as f64,
+            read_latency_us: read.latency_us,
+            us_per_byte: read.us_per_byte,
+            size_for_target: None,
+            knee: None,
             points,
             key_points,
         };
+        m.size_for_target = size_for(&m.points, target);
+        m.knee = knee(&m.points);
         for i in 0..m.points.len() {
-            let extra = m.extra_seconds(&m.points[i]);
-            m.points[i].predicted_throughput = predict_throughput(snapshot, rate, &[(&m.name, extra)]);
+            let extra = m.phase_extras(&m.points[i]);
+            m.points[i].predicted_throughput = predict_throughput(snapshot, &phases, rate, &[(&m.name, &extra)]);
         }
         out.push(m);
     }
-    Ok(out)
+    Ok(Profile { run: snapshot.clone(), phases, operators: out })
 }
 
-/// Job throughput were the named operators' useful time changed by the
-/// given seconds (the change in misses times the fixed cost of a read,
-/// plus the change in bytes missed times the cost of a byte): the job goes
-/// as fast as its slowest operator can (DS2's true processing rate, in
-/// source events), or at the source `rate` when one was set and the job
-/// keeps up.
-pub fn predict_throughput(s: &JobSnapshot, rate: Option<u64>, changes: &[(&str, f64)]) -> f64 {
-    let extra = |o: &OperatorSnapshot| -> f64 { changes.iter().filter(|(n, _)| *n == o.name).map(|(_, dt)| *dt).sum() };
-    // Capacity of an operator, in source events per second.
-    let capacity = |o: &OperatorSnapshot, useful_s: f64| {
-        if useful_s <= 0.0 || o.records_in == 0 {
-            return f64::INFINITY;
-        }
-        let events_per_record = s.events as f64 / o.records_in as f64;
-        o.records_in as f64 / (useful_s / o.parallelism as f64) * events_per_record
+/// Job throughput (source events per second, as sustained) were the named
+/// operators' useful time changed by the given seconds, phase by phase.
+/// In each phase the job goes as fast as its slowest operator can (DS2's
+/// true processing rate) or at the source `rate` when one was set and the
+/// job keeps up; the change in each phase's time from the run's adds to
+/// the run's measured time. A job that keeps up early and falls behind
+/// late as its state grows is slower than its mean cost says.
+pub fn predict_throughput(s: &JobSnapshot, phases: &[Phase], rate: Option<u64>, changes: &[(&str, &[f64])]) -> f64 {
+    let whole_run;
+    let phases = if phases.is_empty() {
+        // A profile from before phases were kept: the run as one phase.
+        whole_run = [Phase {
+            seconds: s.source_s,
+            events: s.events,
+            useful_s: s.operators.iter().map(|o| o.useful_s / o.parallelism.max(1) as f64).collect(),
+        }];
+        &whole_run[..]
+    } else {
+        phases
     };
-    let capacity =
-        s.operators.iter().map(|o| capacity(o, (o.useful_s + extra(o)).max(1e-9))).fold(f64::INFINITY, f64::min);
-    let limit = rate.map_or(f64::INFINITY, |r| r as f64);
-    match capacity.min(limit) {
-        t if t.is_finite() => t,
-        _ => s.sustained_throughput,
+    let floor = |p: &Phase| rate.map_or(0.0, |r| p.events as f64 / r.max(1) as f64);
+    let phase_time = |j: usize, p: &Phase, changed: bool| -> f64 {
+        s.operators
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let extra: f64 = if changed {
+                    changes.iter().filter(|(n, _)| *n == o.name).filter_map(|(_, e)| e.get(j)).sum()
+                } else {
+                    0.0
+                };
+                (p.useful_s.get(i).copied().unwrap_or(0.0) + extra / o.parallelism.max(1) as f64).max(0.0)
+            })
+            .fold(floor(p), f64::max)
+    };
+    let delta: f64 = phases
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.events > 0)
+        .map(|(j, p)| phase_time(j, p, true) - phase_time(j, p, false))
+        .sum();
+    let measured_s = if s.source_s > 0.0 { s.source_s } else { s.elapsed_s };
+    if measured_s <= 0.0 || s.events == 0 {
+        return s.sustained_throughput;
     }
+    s.events as f64 / (measured_s + delta).max(1e-9)
 }
 
 impl OperatorModel {
+    /// The point's extra useful seconds phase by phase, or in one phase for
+    /// a profile from before phases were kept.
+    pub fn phase_extras(&self, point: &CurvePoint) -> Vec<f64> {
+        if point.phase_extra_s.is_empty() {
+            vec![self.extra_seconds(point)]
+        } else {
+            point.phase_extra_s.clone()
+        }
+    }
+
     /// Seconds of useful time this operator would gain (or lose) at
     /// `point` against the profiled run.
     pub fn extra_seconds(&self, point: &CurvePoint) -> f64 {
@@ -385,4 +527,60 @@ fn knee(points: &[CurvePoint]) -> Option<u64> {
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .filter(|(gain, _)| *gain > 0.0)
         .map(|(_, s)| s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of 1000 events in 10 s through one operator of one subtask.
+    fn run() -> JobSnapshot {
+        let q = r#"{"p50_us":0,"p99_us":0,"p999_us":0,"count":0}"#;
+        serde_json::from_str(&format!(
+            r#"{{"elapsed_s":10,"events":1000,"results":1000,"throughput":100,"source_s":10,
+            "sustained_throughput":100,"latency_p50_ms":1,"latency_p99_ms":2,"operators":[{{"name":"op",
+            "parallelism":1,"stateful":true,"cache_capacity":1000,"cache_usage":0,"hit_ratio":null,
+            "records_in":1000,"records_out":1000,"useful_s":4,"true_processing_rate":250,
+            "true_output_rate":250,"backpressure_s":0,"disk_read_bytes":0,"state_bytes":0,
+            "estimated_keys":0,"block_cache_hits":0,"block_cache_misses":0,"miss_cost_us":null,
+            "sst_reads":0,"sst_read_micros":0,"get":{q},"put":{q},"subtasks":[]}}]}}"#
+        ))
+        .unwrap()
+    }
+
+    fn halves() -> Vec<Phase> {
+        vec![Phase { seconds: 5.0, events: 500, useful_s: vec![2.0] }; 2]
+    }
+
+    #[test]
+    fn a_phase_that_falls_behind_the_rate_slows_the_job_though_the_mean_keeps_up() {
+        let (s, extra) = (run(), [0.0, 6.0]);
+        let changes = [("op", &extra[..])];
+        // Second half: 2 + 6 s of work for 5 s of input at 100 events/s.
+        let phased = predict_throughput(&s, &halves(), Some(100), &changes);
+        assert!((phased - 1000.0 / 13.0).abs() < 1e-9, "{phased}");
+        // As one phase, 10 s of work fits the 10 s of input.
+        let total = [6.0];
+        let mean = predict_throughput(&s, &[], Some(100), &[("op", &total[..])]);
+        assert!((mean - 100.0).abs() < 1e-9, "{mean}");
+        // Unthrottled, the added work adds up: 10 + 6 s.
+        let free = predict_throughput(&s, &halves(), None, &changes);
+        assert!((free - 1000.0 / 16.0).abs() < 1e-9, "{free}");
+        // No change, the measured rate.
+        assert!((predict_throughput(&s, &halves(), Some(100), &[]) - 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn marks_merge_into_phases_that_keep_every_event_and_second() {
+        let marks: Vec<Mark> = (0..=200u64)
+            .map(|i| Mark { unix_us: i * 1_000_000, events: i * 7, useful_s: vec![i as f64 * 0.5] })
+            .collect();
+        let (phases, bounds) = phases(&marks);
+        assert!(phases.len() <= MAX_PHASES && phases.len() > MAX_PHASES / 2, "{}", phases.len());
+        assert_eq!(bounds.len(), phases.len() + 1);
+        assert_eq!(phases.iter().map(|p| p.events).sum::<u64>(), 1400);
+        assert!((phases.iter().map(|p| p.seconds).sum::<f64>() - 200.0).abs() < 1e-9);
+        assert!((phases.iter().map(|p| p.useful_s[0]).sum::<f64>() - 100.0).abs() < 1e-9);
+        assert!(super::phases(&marks[..1]).0.is_empty());
+    }
 }

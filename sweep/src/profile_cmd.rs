@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cli::ProfileArgs;
 use crate::job::JobSetup;
 use crate::output::write_json;
-use crate::profile::{analyze, Calibration, OperatorModel, Traces, MODEL};
+use crate::profile::{analyze, Calibration, Mark, OperatorModel, Profile, Traces, MODEL};
 use crate::report::{escape, line_chart, page, table, Series};
 
 /// profile.json.
@@ -21,19 +21,17 @@ struct ProfileFile<'a> {
     query: &'a str,
     model: &'a str,
     target_hit_ratio: f64,
-    run: &'a JobSnapshot,
-    operators: &'a [OperatorModel],
+    #[serde(flatten)]
+    profile: &'a Profile,
 }
 
+/// Seconds between the marks of the run's timeline (merged into at most a
+/// few dozen phases afterwards).
+const MARK_EVERY: Duration = Duration::from_secs(1);
+
 /// Runs `setup` with traces into `dir`, then models every stateful
-/// operator at `sizes`. Returns the run's metrics and the models.
-pub fn profile(
-    setup: &mut JobSetup,
-    dir: &Path,
-    sizes: &[u64],
-    target: f64,
-    key_trace: bool,
-) -> Result<(JobSnapshot, Vec<OperatorModel>)> {
+/// operator at `sizes`.
+pub fn profile(setup: &mut JobSetup, dir: &Path, sizes: &[u64], target: f64, key_trace: bool) -> Result<Profile> {
     let Backend::RocksDb(rc) = &mut setup.run_config.backend else {
         bail!("profiling models RocksDB's block cache: use --state rocksdb");
     };
@@ -47,21 +45,23 @@ pub fn profile(
     if let Some(k) = &keys {
         setup.run_config.key_trace = Some((k.clone(), 1.0));
     }
-    let finished = setup.execute(None, Duration::from_secs(3600), &mut |_| Ok(()))?;
+    let mut marks = vec![Mark::start()];
+    let finished = setup.execute(None, MARK_EVERY, &mut |s| {
+        marks.push(Mark::now(s));
+        Ok(())
+    })?;
     let bar = crate::progress::spinner("modelling the block cache");
-    // The disk's bandwidth splits a miss's cost into a fixed latency and a
-    // per-byte part (filter and index blocks are far larger than data
-    // blocks, and small caches miss them).
-    let probe = engine::state::direct_io::read_probe(dir, 64 << 20)?;
+    // A miss costs a fixed part and a part per byte (filter and index
+    // blocks are far larger than data blocks, and small caches miss them),
+    // both through RocksDB's own read path.
     let costs = Calibration {
-        bytes_per_us: probe.bytes_per_us,
-        read_latency_us: probe.latency_us,
+        read: engine::state::calibrate::block_read_cost(dir)?,
         hit_cost_us: engine::state::calibrate::block_cache_hit_cost_us(dir, partitioned)?,
     };
     let traces = Traces { blocks, keys };
-    let models = analyze(&finished.snapshot, setup.run_config.rate, &traces, sizes, target, &costs)?;
+    let profile = analyze(&finished.snapshot, &marks, setup.run_config.rate, &traces, sizes, target, &costs)?;
     bar.finish_and_clear();
-    Ok((finished.snapshot, models))
+    Ok(profile)
 }
 
 pub fn run(a: ProfileArgs) -> Result<()> {
@@ -72,18 +72,18 @@ pub fn run(a: ProfileArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
     let mut setup = a.job.setup(&a.out)?;
     let query = setup.query.name();
-    let (snapshot, models) = profile(&mut setup, &a.out, &sizes, a.target_hit_ratio, !a.no_key_trace)?;
+    let profiled = profile(&mut setup, &a.out, &sizes, a.target_hit_ratio, !a.no_key_trace)?;
+    let (snapshot, models) = (&profiled.run, &profiled.operators);
     if !a.keep_traces {
         let _ = std::fs::remove_dir_all(a.out.join("blocktrace"));
         let _ = std::fs::remove_file(a.out.join("keys.mstrace"));
     }
-    let file =
-        ProfileFile { query, model: MODEL, target_hit_ratio: a.target_hit_ratio, run: &snapshot, operators: &models };
+    let file = ProfileFile { query, model: MODEL, target_hit_ratio: a.target_hit_ratio, profile: &profiled };
     write_json(&file, &a.out.join("profile.json"))?;
-    write_csv(&models, &a.out.join("profile.csv"))?;
-    let html = report(query, &snapshot, &models, a.target_hit_ratio);
+    write_csv(models, &a.out.join("profile.csv"))?;
+    let html = report(query, snapshot, models, a.target_hit_ratio);
     mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
-    print(query, &snapshot, &models, a.target_hit_ratio);
+    print(query, snapshot, models, a.target_hit_ratio);
     println!("report: {}", a.out.join("report.html").display());
     Ok(())
 }
@@ -169,10 +169,11 @@ fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -
          final drain); end-to-end latency p50 {:.1} ms, p99 {:.1} ms. \
          Predictions replay each operator's block-level trace (RocksDB's own tracer, all subtasks merged in \
          time order) through the model <code>{}</code>. A lookup costs the hit cost (calibrated on this \
-         machine: cached point reads against memtable reads) plus, when it misses, a read: a fixed latency \
-         and its bytes at the disk's O_DIRECT bandwidth, both probed on this machine and scaled by how much \
-         slower the run's own timed block reads were; throughput \
-         against cache follows from the misses the model predicts at each size.</p>",
+         machine: cached point reads against memtable reads) plus, when it misses, a block read: a fixed \
+         cost and a cost per byte, both calibrated through RocksDB's read path (direct I/O) on this \
+         machine. Throughput against cache follows from the misses the model predicts at each size, \
+         phase by phase of the run: where an operator's added read time makes it slower than the \
+         source in a phase, that phase takes longer.</p>",
         s.events,
         s.elapsed_s,
         s.sustained_throughput,

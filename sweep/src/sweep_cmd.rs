@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::SweepArgs;
 use crate::output::write_json;
-use crate::profile::{predict_throughput, recorded_user_hits, OperatorModel};
+use crate::profile::{predict_throughput, recorded_user_hits, Profile};
 use crate::profile_cmd::profile;
 use crate::report::{line_chart, page, table, Series};
 
@@ -30,8 +30,8 @@ struct Profiled {
     config: String,
     cache_size: u64,
     write_buffer_size: u64,
-    run: JobSnapshot,
-    operators: Vec<OperatorModel>,
+    #[serde(flatten)]
+    profile: Profile,
 }
 
 /// One row of sweep.csv.
@@ -60,14 +60,14 @@ struct Row {
 
 /// Hit ratio of every stateful operator together, predicted at `size`
 /// (each operator's model weighted by its lookups in the profile).
-fn predicted_hit(p: &Profiled, size: u64) -> (f64, Vec<(String, f64)>) {
+fn predicted_hit(p: &Profiled, size: u64) -> (f64, Vec<(String, Vec<f64>)>) {
     let (mut hits, mut lookups) = (0.0, 0.0);
     let mut changes = Vec::new();
-    for m in &p.operators {
+    for m in &p.profile.operators {
         let Some(point) = m.points.iter().find(|q| q.cache_size == size) else { continue };
         hits += m.user_lookups as f64 * point.model_hit_ratio;
         lookups += m.user_lookups as f64;
-        changes.push((m.name.clone(), m.extra_seconds(point)));
+        changes.push((m.name.clone(), m.phase_extras(point)));
     }
     (if lookups > 0.0 { hits / lookups } else { 0.0 }, changes)
 }
@@ -154,7 +154,9 @@ pub fn run(a: SweepArgs) -> Result<()> {
                 );
             }
             if p.query != query
-                || sizes.iter().any(|s| p.operators.iter().any(|m| !m.points.iter().any(|q| q.cache_size == *s)))
+                || sizes
+                    .iter()
+                    .any(|s| p.profile.operators.iter().any(|m| !m.points.iter().any(|q| q.cache_size == *s)))
             {
                 bail!(
                     "{} profiles another query or other sizes; remove it or choose another --out",
@@ -167,15 +169,14 @@ pub fn run(a: SweepArgs) -> Result<()> {
         Err(_) => {
             eprintln!("profiling {query} at {}", format_size(profile_cache));
             let mut setup = configure(profile_cache, wbs[0])?;
-            let (run, operators) = profile(&mut setup, &a.out, &sizes, 0.9, false)?;
+            let profile = profile(&mut setup, &a.out, &sizes, 0.9, false)?;
             let _ = std::fs::remove_dir_all(a.out.join("blocktrace"));
             let p = Profiled {
                 query: query.clone(),
                 config: run_identity(&a),
                 cache_size: profile_cache,
                 write_buffer_size: wbs[0],
-                run,
-                operators,
+                profile,
             };
             write_json(&p, &profile_path)?;
             p
@@ -204,7 +205,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
         let hit = recorded_user_hits(&blocks, s)?.user_hit_ratio().unwrap_or(0.0);
         let _ = std::fs::remove_dir_all(&blocks);
         let (predicted, changes) = predicted_hit(&profiled, cache);
-        let changes: Vec<(&str, f64)> = changes.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        let changes: Vec<(&str, &[f64])> = changes.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
         rows.push(Row {
             cache_size: cache,
             write_buffer_size: wb,
@@ -212,7 +213,12 @@ pub fn run(a: SweepArgs) -> Result<()> {
             events: s.events,
             throughput: s.sustained_throughput,
             elapsed_s: s.elapsed_s,
-            predicted_throughput: predict_throughput(&profiled.run, a.job.rate, &changes),
+            predicted_throughput: predict_throughput(
+                &profiled.profile.run,
+                &profiled.profile.phases,
+                a.job.rate,
+                &changes,
+            ),
             measured_hit_ratio: hit,
             predicted_hit_ratio: predicted,
             state_p99_us: p99,
@@ -259,7 +265,7 @@ fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
     let mut body = format!(
         "<p>Predictions come from one profiling run at {} (block cache per operator), {} events.</p>",
         format_size(p.cache_size),
-        p.run.events
+        p.profile.run.events
     );
     let mut wbs: Vec<u64> = rows.iter().map(|r| r.write_buffer_size).collect();
     wbs.dedup();

@@ -61,74 +61,6 @@ pub fn check_direct_io(dir: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
-/// What a probe of the disk's O_DIRECT reads found.
-#[derive(Clone, Copy, Debug)]
-pub struct ReadProbe {
-    /// Sequential bandwidth in 1 MiB reads, bytes per microsecond.
-    pub bytes_per_us: f64,
-    /// Mean latency of a random 4 KiB read, microseconds.
-    pub latency_us: f64,
-}
-
-/// Random 4 KiB reads the latency probe makes.
-const LATENCY_READS: usize = 1000;
-
-/// Probes the disk under `dir` with O_DIRECT: writes `bytes` (rounded up to
-/// MiB) to a scratch file, reads it back in 1 MiB requests, then reads
-/// 4 KiB at random aligned offsets, and removes it. A fresh file may still
-/// sit in the host's cache, so both figures are bounds (the bandwidth from
-/// above, the latency from below) that a model refines with the run's own
-/// timed reads.
-pub fn read_probe(dir: &Path, bytes: usize) -> Result<ReadProbe, StateError> {
-    const CHUNK: usize = 1 << 20;
-    let chunks = bytes.div_ceil(CHUNK).max(1);
-    let probe = dir.join(format!(".memscale-bandwidth-{}", std::process::id()));
-    let cp = CString::new(probe.as_os_str().as_bytes()).map_err(|_| dir_error(dir, "path contains a NUL byte"))?;
-    let mut buf = vec![7u8; CHUNK + 4096];
-    let offset = buf.as_ptr().align_offset(4096);
-    let aligned = &mut buf[offset..offset + CHUNK];
-    let io_err = |what: &str| dir_error(dir, format!("{what}: {}", std::io::Error::last_os_error()));
-    // SAFETY: plain open(2) with a valid path.
-    let fd = unsafe { libc::open(cp.as_ptr(), libc::O_CREAT | libc::O_RDWR | libc::O_DIRECT | libc::O_TRUNC, 0o600) };
-    if fd < 0 {
-        return Err(io_err("cannot open a scratch file with O_DIRECT"));
-    }
-    let result = (|| {
-        for _ in 0..chunks {
-            // SAFETY: `aligned` is CHUNK valid bytes at a 4096-aligned address.
-            if unsafe { libc::write(fd, aligned.as_ptr() as *const libc::c_void, CHUNK) } != CHUNK as isize {
-                return Err(io_err("writing the scratch file"));
-            }
-        }
-        let start = std::time::Instant::now();
-        for i in 0..chunks {
-            let at = (i * CHUNK) as libc::off_t;
-            // SAFETY: as above; reading into our own buffer.
-            if unsafe { libc::pread(fd, aligned.as_mut_ptr() as *mut libc::c_void, CHUNK, at) } != CHUNK as isize {
-                return Err(io_err("reading the scratch file"));
-            }
-        }
-        let bytes_per_us = (chunks * CHUNK) as f64 / (start.elapsed().as_secs_f64() * 1e6).max(1e-9);
-        let pages = (chunks * CHUNK / 4096) as u64;
-        let mut at = 12345u64;
-        let start = std::time::Instant::now();
-        for _ in 0..LATENCY_READS {
-            at = at.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let offset = ((at >> 33) % pages * 4096) as libc::off_t;
-            // SAFETY: as above; 4096 bytes into the aligned buffer.
-            if unsafe { libc::pread(fd, aligned.as_mut_ptr() as *mut libc::c_void, 4096, offset) } != 4096 {
-                return Err(io_err("reading the scratch file"));
-            }
-        }
-        let latency_us = start.elapsed().as_secs_f64() * 1e6 / LATENCY_READS as f64;
-        Ok(ReadProbe { bytes_per_us, latency_us })
-    })();
-    // SAFETY: fd is open.
-    unsafe { libc::close(fd) };
-    let _ = std::fs::remove_file(&probe);
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,9 +69,6 @@ mod tests {
     fn disk_passes_and_tmpfs_is_refused() {
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         check_direct_io(dir.path()).unwrap();
-        let p = read_probe(dir.path(), 8 << 20).unwrap();
-        assert!(p.bytes_per_us > 1.0, "a disk reads more than 1 MB/s: {p:?}");
-        assert!(p.latency_us > 0.1 && p.latency_us < 100_000.0, "{p:?}");
         let shm = Path::new("/dev/shm");
         if shm.exists() {
             let err = check_direct_io(&shm.join(format!("memscale-test-{}", std::process::id()))).unwrap_err();
