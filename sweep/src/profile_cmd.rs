@@ -81,7 +81,7 @@ pub fn run(a: ProfileArgs) -> Result<()> {
     let file = ProfileFile { query, model: MODEL, target_hit_ratio: a.target_hit_ratio, profile: &profiled };
     write_json(&file, &a.out.join("profile.json"))?;
     write_csv(models, &a.out.join("profile.csv"))?;
-    let html = report(query, snapshot, models, a.target_hit_ratio);
+    let html = report(query, &profiled, a.target_hit_ratio);
     mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
     print(query, snapshot, models, a.target_hit_ratio);
     println!("report: {}", a.out.join("report.html").display());
@@ -159,11 +159,58 @@ fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
     }
 }
 
+/// The run phase by phase: the source's rate, and how busy each operator
+/// was (the share of the phase its subtasks spent working): where an
+/// operator reaches 100%, the job went at its pace.
+fn timeline(p: &Profile) -> String {
+    if p.phases.is_empty() {
+        return String::new();
+    }
+    let mut at = 0.0;
+    let mid: Vec<f64> = p
+        .phases
+        .iter()
+        .map(|ph| {
+            at += ph.seconds;
+            at - ph.seconds / 2.0
+        })
+        .collect();
+    let rate = Series {
+        name: "source".into(),
+        points: p.phases.iter().zip(&mid).map(|(ph, &t)| (t, ph.events as f64 / ph.seconds.max(1e-9) / 1e3)).collect(),
+        markers_only: false,
+    };
+    let busy: Vec<Series> = p
+        .run
+        .operators
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Series {
+            name: o.name.clone(),
+            points: p
+                .phases
+                .iter()
+                .zip(&mid)
+                .map(|(ph, &t)| (t, ph.useful_s.get(i).copied().unwrap_or(0.0) / ph.seconds.max(1e-9)))
+                .collect(),
+            markers_only: false,
+        })
+        .collect();
+    let mut html = "<h2>The run, phase by phase</h2><p>Throughput predictions replay each phase: a phase in \
+                    which an operator's added reads take longer than the source's events take to arrive \
+                    slows the job.</p>"
+        .to_string();
+    html += &line_chart("events per second", "seconds since start", "K events/s", &[rate], None);
+    html += &line_chart("share of each phase spent working", "seconds since start", "busy", &busy, Some(1.0));
+    html
+}
+
 fn mib(b: u64) -> f64 {
     b as f64 / (1u64 << 20) as f64
 }
 
-fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -> String {
+fn report(query: &str, profiled: &Profile, target: f64) -> String {
+    let (s, models) = (&profiled.run, &profiled.operators);
     let mut body = format!(
         "<p>{} events in {:.1} s: {:.0} events/s sustained by the sources ({:.0} events/s counting the \
          final drain); end-to-end latency p50 {:.1} ms, p99 {:.1} ms. \
@@ -218,6 +265,7 @@ fn report(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) -
         ],
         &rows,
     );
+    body += &timeline(profiled);
     for m in models {
         body += &format!("<h2>{}</h2>", escape(&m.name));
         let mut series = vec![

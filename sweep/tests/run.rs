@@ -124,6 +124,19 @@ fn profile_predicts_the_hit_ratio_it_measured() {
     // compactions racing the tracer's end may add a handful).
     let (counted, traced) = (join["lookups"].as_u64().unwrap(), join["traced_lookups"].as_u64().unwrap());
     assert!(counted > 1000 && counted.abs_diff(traced) * 1000 <= counted, "counted {counted}, traced {traced}");
+    // The run phase by phase: every event in some phase, and each size's
+    // added read time given per phase; a smaller cache adds no less.
+    let phases = p["phases"].as_array().expect("phases");
+    assert!(!phases.is_empty());
+    let events: u64 = phases.iter().map(|ph| ph["events"].as_u64().unwrap()).sum();
+    assert_eq!(events, p["run"]["events"].as_u64().unwrap());
+    let points = join["points"].as_array().unwrap();
+    let added = |i: usize| -> f64 {
+        let e = points[i]["phase_extra_s"].as_array().unwrap();
+        assert_eq!(e.len(), phases.len());
+        e.iter().map(|x| x.as_f64().unwrap()).sum()
+    };
+    assert!(added(0) >= added(3), "1 MiB adds {} s, 16 MiB {} s", added(0), added(3));
     let csv = std::fs::read_to_string(out.join("profile.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 4);
     assert!(!out.join("blocktrace").exists(), "traces are removed unless --keep-traces");
