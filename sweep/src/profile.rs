@@ -47,8 +47,10 @@ pub struct CurvePoint {
     pub predicted_throughput: f64,
     /// Seconds of useful time this operator would gain (or lose) at this
     /// size, phase by phase of the run ([`Profile::phases`]): the change in
-    /// misses times the fixed cost of a read, plus the change in bytes
-    /// missed times the cost of a byte.
+    /// misses times the fixed cost of a read plus the change in bytes
+    /// missed times the cost of a byte, calibrated; where the size misses
+    /// less than the run did, scaled up to what the run's timed reads cost
+    /// in that phase.
     #[serde(default)]
     pub phase_extra_s: Vec<f64>,
 }
