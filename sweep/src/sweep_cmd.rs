@@ -298,10 +298,15 @@ fn worst_mean_throughput_error(rows: &[Row]) -> (f64, usize) {
 
 fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
+    let worst_hit = rows.iter().map(|r| (r.measured_hit_ratio - r.predicted_hit_ratio).abs()).fold(0.0, f64::max);
+    let (worst_tp, repeats) = worst_mean_throughput_error(rows);
     let mut body = format!(
-        "<p>Predictions come from one profiling run at {} (block cache per operator), {} events.</p>",
+        "<p>Predictions come from one profiling run at {} (block cache per operator), {} events. \
+         Largest hit-ratio error {worst_hit:.4}; largest throughput error {:+.1}% (against the mean of \
+         each configuration's {repeats} run(s)).</p>",
         format_size(p.cache_size),
-        p.profile.run.events
+        p.profile.run.events,
+        worst_tp * 100.0
     );
     let mut wbs: Vec<u64> = rows.iter().map(|r| r.write_buffer_size).collect();
     wbs.dedup();
@@ -341,6 +346,7 @@ fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
                 r.repeat.to_string(),
                 format!("{:.0}", r.throughput),
                 format!("{:.0}", r.predicted_throughput),
+                format!("{:+.1}%", relative_error(r.predicted_throughput, r.throughput) * 100.0),
                 format!("{:.4}", r.measured_hit_ratio),
                 format!("{:.4}", r.predicted_hit_ratio),
                 format!("{:.1}", r.state_p99_us),
@@ -355,6 +361,7 @@ fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
             "repeat",
             "events/s",
             "predicted events/s",
+            "throughput error",
             "measured hit ratio",
             "predicted hit ratio",
             "state p99 (µs)",
