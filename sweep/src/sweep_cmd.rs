@@ -184,8 +184,13 @@ pub fn run(a: SweepArgs) -> Result<()> {
     };
 
     let mut rows = read_rows(&csv_path)?;
-    let configs: Vec<(u64, u64, u32)> =
-        wbs.iter().flat_map(|&wb| sizes.iter().flat_map(move |&c| (0..a.repeat).map(move |r| (c, wb, r)))).collect();
+    // Repeat by repeat over every configuration, not each configuration's
+    // repeats back to back: a host whose speed drifts during the sweep
+    // then biases no size's mean.
+    let (sizes_ref, wbs_ref) = (&sizes, &wbs);
+    let configs: Vec<(u64, u64, u32)> = (0..a.repeat)
+        .flat_map(|r| wbs_ref.iter().flat_map(move |&wb| sizes_ref.iter().map(move |&c| (c, wb, r))))
+        .collect();
     let todo: Vec<_> = configs
         .iter()
         .filter(|(c, wb, r)| !rows.iter().any(|x| x.cache_size == *c && x.write_buffer_size == *wb && x.repeat == *r))
