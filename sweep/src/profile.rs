@@ -467,12 +467,8 @@ pub fn predict_throughput(s: &JobSnapshot, phases: &[Phase], rate: Option<u64>, 
     let whole_run;
     let phases = if phases.is_empty() {
         // A profile from before phases were kept: the run as one phase.
-        whole_run = [Phase {
-            seconds: s.source_s,
-            events: s.events,
-            useful_s: s.operators.iter().map(|o| o.useful_s / o.parallelism.max(1) as f64).collect(),
-            read_us: s.operators.iter().map(|o| o.sst_read_micros as f64).collect(),
-        }];
+        let end = Mark::now(s);
+        whole_run = [Phase { seconds: s.source_s, events: s.events, useful_s: end.useful_s, read_us: end.read_us }];
         &whole_run[..]
     } else {
         phases

@@ -262,14 +262,18 @@ fn print(rows: &[Row]) {
             r.state_p99_us
         );
     }
-    let worst = rows.iter().map(|r| (r.measured_hit_ratio - r.predicted_hit_ratio).abs()).fold(0.0, f64::max);
-    println!("largest hit-ratio error: {worst:.4}");
+    println!("largest hit-ratio error: {:.4}", worst_hit_ratio_error(rows));
     let (worst, repeats) = worst_mean_throughput_error(rows);
     println!(
         "largest throughput error: {:+.1}%{}",
         worst * 100.0,
         if repeats > 1 { format!(" (against the mean of {repeats} repeats)") } else { String::new() }
     );
+}
+
+/// The largest absolute hit-ratio error over the runs.
+fn worst_hit_ratio_error(rows: &[Row]) -> f64 {
+    rows.iter().map(|r| (r.measured_hit_ratio - r.predicted_hit_ratio).abs()).fold(0.0, f64::max)
 }
 
 /// `(predicted - measured) / measured`.
@@ -303,7 +307,7 @@ fn worst_mean_throughput_error(rows: &[Row]) -> (f64, usize) {
 
 fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
-    let worst_hit = rows.iter().map(|r| (r.measured_hit_ratio - r.predicted_hit_ratio).abs()).fold(0.0, f64::max);
+    let worst_hit = worst_hit_ratio_error(rows);
     let (worst_tp, repeats) = worst_mean_throughput_error(rows);
     let mut body = format!(
         "<p>Predictions come from one profiling run at {} (block cache per operator), {} events. \
