@@ -7,10 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use cachesim::policy::rocksdb_lru::RocksDbLruConfig;
 use cachesim::policy::PolicySpec;
 use cachesim::request::BlockKind;
 use cachesim::sim::{simulate_many, simulate_marked, Counts, SimOptions, SimResult, Unit, Warmup};
-use cachesim::trace::dense::{DenseTrace, OpFilter};
+use cachesim::size::format_size;
+use cachesim::trace::dense::{DenseTrace, OpFilter, FLAG_BACKGROUND};
 use cachesim::trace::merge::MergedReader;
 use cachesim::trace::rocksdb::RocksDbReader;
 use cachesim::trace::TraceReader;
@@ -53,6 +55,19 @@ pub struct CurvePoint {
     /// in that phase.
     #[serde(default)]
     pub phase_extra_s: Vec<f64>,
+    /// Share of the user lookups that are of blocks charging more than one
+    /// shard of a cache this size holds (RocksDB splits a cache below 32
+    /// MiB into shards of 512 KiB-1 MiB). RocksDB never keeps such a block:
+    /// inserting it empties its shard, and it leaves at its release.
+    #[serde(default)]
+    pub oversized_share: f64,
+    /// Share of the user lookups that are of blocks within a quarter of a
+    /// shard's capacity (0.8-1.25 times it). Whether each fits its shard
+    /// depends on how many keys the compaction that wrote its file cut into
+    /// it, which changes between identical runs: the measured hit ratio at
+    /// this size can move by about this share from run to run.
+    #[serde(default)]
+    pub near_shard_share: f64,
 }
 
 /// One stretch of the profiling run's timeline (a few seconds).
@@ -313,6 +328,7 @@ pub fn analyze(
     costs: &Calibration,
 ) -> Result<Profile> {
     let model = PolicySpec::parse(MODEL)?;
+    let PolicySpec::RocksDbLru(shards) = &model else { bail!("the model `{MODEL}` is not RocksDB's LRUCache") };
     let lru = PolicySpec::parse("lru")?;
     let (phases, bounds) = phases(marks);
     let mut out = Vec::new();
@@ -322,6 +338,7 @@ pub fn analyze(
         }
         let Some(cache_size) = op.cache_capacity else { bail!("operator `{}` has no block cache", op.name) };
         let (trace, recorded) = block_trace(&traces.blocks, op, false)?;
+        let charges = user_lookup_charges(&trace, shards);
         // Data blocks alone: the curve of the state itself, without the
         // index and filter blocks that share the cache.
         let (data, _) = block_trace(&traces.blocks, op, true)?;
@@ -394,6 +411,7 @@ pub fn analyze(
             .map(|&s| {
                 let (result, counts) = at(s);
                 let data = data_mrc.points.iter().find(|p| p.cache_size == s);
+                let (oversized_share, near_shard_share) = shard_fit(&charges, shards, s);
                 CurvePoint {
                     cache_size: s,
                     model_hit_ratio: 1.0 - result.miss_ratio,
@@ -405,6 +423,8 @@ pub fn analyze(
                     data_lru_byte_hit_ratio: data.map_or(0.0, |p| 1.0 - p.byte_miss_ratio),
                     predicted_throughput: 0.0,
                     phase_extra_s: phase_extra(counts),
+                    oversized_share,
+                    near_shard_share,
                 }
             })
             .collect();
@@ -505,6 +525,29 @@ pub fn predict_throughput(s: &JobSnapshot, phases: &[Phase], rate: Option<u64>, 
 }
 
 impl OperatorModel {
+    /// A warning where some sizes thrash on blocks larger than a cache
+    /// shard (whole-file filters of large files, typically), naming the
+    /// sizes and what to do; `None` when no size does.
+    pub fn shard_warning(&self) -> Option<String> {
+        const NOTICEABLE: f64 = 0.01;
+        let largest = self.points.iter().filter(|p| p.oversized_share >= NOTICEABLE).map(|p| p.cache_size).max()?;
+        let share = |f: fn(&CurvePoint) -> f64| self.points.iter().map(f).fold(0.0, f64::max) * 100.0;
+        let above = self.points.iter().find(|p| p.cache_size > largest);
+        Some(format!(
+            "{}: at cache sizes up to {}, up to {:.0}% of the user lookups are of blocks larger than a cache \
+             shard (RocksDB splits a cache below 32 MiB into shards of 512 KiB-1 MiB and never keeps a block \
+             larger than its shard), so the hit ratio falls steeply there{}. Up to {:.0}% are of blocks within a \
+             quarter of a shard's size: whether each fits depends on where compaction cut its file, so measured \
+             hit ratios at those sizes move between identical runs by about that share. Partitioned filters \
+             (--filters partitioned) keep filter blocks at a few KiB.",
+            self.name,
+            format_size(largest),
+            share(|p| p.oversized_share),
+            above.map_or(String::new(), |p| format!("; from {} up, fewer than 1% are", format_size(p.cache_size))),
+            share(|p| p.near_shard_share),
+        ))
+    }
+
     /// The point's extra useful seconds phase by phase, or in one phase for
     /// a profile from before phases were kept.
     pub fn phase_extras(&self, point: &CurvePoint) -> Vec<f64> {
@@ -522,6 +565,27 @@ impl OperatorModel {
             + (point.model_miss_bytes - self.run_miss_bytes) * self.us_per_byte)
             / 1e6
     }
+}
+
+/// What each user lookup's block charges the cache, ascending.
+fn user_lookup_charges(trace: &DenseTrace, cfg: &RocksDbLruConfig) -> Vec<u64> {
+    let user = |i: usize| !trace.has_flags || trace.flags[i] & FLAG_BACKGROUND == 0;
+    let mut charges: Vec<u64> =
+        trace.sizes.iter().enumerate().filter(|&(i, _)| user(i)).map(|(_, &size)| cfg.charge(size)).collect();
+    charges.sort_unstable();
+    charges
+}
+
+/// `(oversized, near)`: the shares of `charges` (ascending) above the shard
+/// capacity of a cache of `size` bytes, and within a quarter of it.
+fn shard_fit(charges: &[u64], cfg: &RocksDbLruConfig, size: u64) -> (f64, f64) {
+    if charges.is_empty() {
+        return (0.0, 0.0);
+    }
+    let shard = cfg.shard_capacity(size);
+    let above = |bytes: u64| charges.len() - charges.partition_point(|&c| c <= bytes);
+    let n = charges.len() as f64;
+    (above(shard) as f64 / n, (above(shard * 4 / 5) - above(shard * 5 / 4)) as f64 / n)
 }
 
 /// The first size reaching `target`, interpolated between points.
@@ -608,5 +672,19 @@ mod tests {
         assert!((phases.iter().map(|p| p.seconds).sum::<f64>() - 200.0).abs() < 1e-9);
         assert!((phases.iter().map(|p| p.useful_s[0]).sum::<f64>() - 100.0).abs() < 1e-9);
         assert!(super::phases(&marks[..1]).0.is_empty());
+    }
+
+    #[test]
+    fn lookups_of_blocks_larger_than_a_shard_are_told_apart_from_those_near_it() {
+        let cfg = RocksDbLruConfig::default();
+        // 8 MiB: shards of 512 KiB (524,288 bytes); 64 MiB: of 1 MiB.
+        let mut charges = vec![4096u64; 6];
+        // 0.76, 0.86, 1.0, 1.14 and 1.34 shards of 8 MiB.
+        charges.extend([400_000, 450_000, 524_288, 600_000, 700_000]);
+        let (oversized, near) = shard_fit(&charges, &cfg, 8 << 20);
+        assert!((oversized - 2.0 / 11.0).abs() < 1e-12, "{oversized}");
+        assert!((near - 3.0 / 11.0).abs() < 1e-12, "{near}");
+        assert_eq!(shard_fit(&charges, &cfg, 64 << 20), (0.0, 0.0));
+        assert_eq!(shard_fit(&[], &cfg, 8 << 20), (0.0, 0.0));
     }
 }

@@ -99,6 +99,8 @@ fn write_csv(models: &[OperatorModel], path: &Path) -> Result<()> {
         "data_lru_hit_ratio",
         "data_lru_byte_hit_ratio",
         "predicted_throughput",
+        "oversized_share",
+        "near_shard_share",
     ])?;
     for m in models {
         for p in &m.points {
@@ -111,6 +113,8 @@ fn write_csv(models: &[OperatorModel], path: &Path) -> Result<()> {
                 format!("{:.6}", p.data_lru_hit_ratio),
                 format!("{:.6}", p.data_lru_byte_hit_ratio),
                 format!("{:.1}", p.predicted_throughput),
+                format!("{:.6}", p.oversized_share),
+                format!("{:.6}", p.near_shard_share),
             ])?;
         }
     }
@@ -156,6 +160,9 @@ fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
             m.miss_cost_us.map_or("-".into(), |c| format!("{c:.1}us")),
             format!("{:.2}us", m.hit_cost_us),
         );
+    }
+    for warning in models.iter().filter_map(OperatorModel::shard_warning) {
+        println!("note: {warning}");
     }
 }
 
@@ -268,6 +275,9 @@ fn report(query: &str, profiled: &Profile, target: f64) -> String {
     body += &timeline(profiled);
     for m in models {
         body += &format!("<h2>{}</h2>", escape(&m.name));
+        if let Some(warning) = m.shard_warning() {
+            body += &format!("<p><strong>Note.</strong> {}</p>", escape(&warning));
+        }
         let mut series = vec![
             Series {
                 name: "RocksDB LRUCache model".into(),

@@ -18,7 +18,7 @@ use crate::cli::SweepArgs;
 use crate::output::write_json;
 use crate::profile::{predict_throughput, recorded_user_hits, Profile};
 use crate::profile_cmd::profile;
-use crate::report::{line_chart, page, table, Series};
+use crate::report::{escape, line_chart, page, table, Series};
 
 /// The profiling run a sweep predicts from (profile.json).
 #[derive(Serialize, Deserialize)]
@@ -238,6 +238,9 @@ pub fn run(a: SweepArgs) -> Result<()> {
     let html = report(&query, &profiled, &rows);
     mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
     print(&rows);
+    for warning in profiled.profile.operators.iter().filter_map(|m| m.shard_warning()) {
+        println!("note: {warning}");
+    }
     println!("report: {}", a.out.join("report.html").display());
     Ok(())
 }
@@ -317,6 +320,9 @@ fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
         p.profile.run.events,
         worst_tp * 100.0
     );
+    for warning in p.profile.operators.iter().filter_map(|m| m.shard_warning()) {
+        body += &format!("<p><strong>Note.</strong> {}</p>", escape(&warning));
+    }
     let mut wbs: Vec<u64> = rows.iter().map(|r| r.write_buffer_size).collect();
     wbs.dedup();
     for wb in wbs {

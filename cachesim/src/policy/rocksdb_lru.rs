@@ -64,6 +64,23 @@ impl Default for RocksDbLruConfig {
 }
 
 impl RocksDbLruConfig {
+    /// The shard bits a cache of `capacity` bytes has under this config.
+    pub fn shard_bits_for(&self, capacity: u64) -> u8 {
+        self.shard_bits.unwrap_or_else(|| RocksDbLruConfig::default_shard_bits(capacity)).min(19)
+    }
+
+    /// Bytes one shard of a cache of `capacity` bytes holds. An entry that
+    /// charges more is never kept: inserting it empties its shard, and it
+    /// leaves the cache at its release.
+    pub fn shard_capacity(&self, capacity: u64) -> u64 {
+        capacity.div_ceil(1u64 << self.shard_bits_for(capacity))
+    }
+
+    /// What an entry of `size` bytes charges its shard.
+    pub fn charge(&self, size: u32) -> u64 {
+        size as u64 + self.metadata_charge as u64
+    }
+
     /// RocksDB's default shard bits for a capacity.
     pub fn default_shard_bits(capacity: u64) -> u8 {
         let mut shards = capacity / MIN_SHARD_BYTES;
@@ -149,9 +166,8 @@ pub struct RocksDbLru {
 impl RocksDbLru {
     /// An empty cache of `capacity` bytes.
     pub fn new(capacity: u64, n_objects: usize, cfg: &RocksDbLruConfig) -> RocksDbLru {
-        let bits = cfg.shard_bits.unwrap_or_else(|| RocksDbLruConfig::default_shard_bits(capacity)).min(19);
-        let n_shards = 1u64 << bits;
-        let shard_capacity = capacity.div_ceil(n_shards);
+        let n_shards = 1u64 << cfg.shard_bits_for(capacity);
+        let shard_capacity = cfg.shard_capacity(capacity);
         RocksDbLru {
             nodes: vec![Node::default(); n_objects],
             shards: vec![Shard { low_newest: NIL, ..Shard::default() }; n_shards as usize],
@@ -331,5 +347,20 @@ mod tests {
         c.access(&acc(1, 4, false));
         assert!(!c.access(&acc(2, 11, false)));
         assert_eq!(c.used(), 0);
+    }
+
+    #[test]
+    fn an_entry_is_kept_exactly_when_its_charge_fits_the_shard_capacity() {
+        // 8 MiB: 16 shards of 512 KiB under RocksDB's default shard bits.
+        let cfg = RocksDbLruConfig { metadata_charge: 100, ..Default::default() };
+        let capacity = 8 << 20;
+        let shard = cfg.shard_capacity(capacity);
+        assert_eq!(shard, 512 * 1024);
+        for (size, kept) in [(shard as u32 - 100, true), (shard as u32 - 99, false)] {
+            assert_eq!(cfg.charge(size) <= shard, kept);
+            let mut c = RocksDbLru::new(capacity, 1, &cfg);
+            c.access(&acc(0, size, true));
+            assert_eq!(c.access(&acc(0, size, true)), kept, "a block of {size} bytes");
+        }
     }
 }
