@@ -530,19 +530,22 @@ impl OperatorModel {
     /// sizes and what to do; `None` when no size does.
     pub fn shard_warning(&self) -> Option<String> {
         const NOTICEABLE: f64 = 0.01;
+        let PolicySpec::RocksDbLru(shards) = PolicySpec::parse(MODEL).ok()? else { return None };
         let largest = self.points.iter().filter(|p| p.oversized_share >= NOTICEABLE).map(|p| p.cache_size).max()?;
         let share = |f: fn(&CurvePoint) -> f64| self.points.iter().map(f).fold(0.0, f64::max) * 100.0;
         let above = self.points.iter().find(|p| p.cache_size > largest);
         Some(format!(
             "{}: at cache sizes up to {}, up to {:.0}% of the user lookups are of blocks larger than a cache \
-             shard (RocksDB splits a cache below 32 MiB into shards of 512 KiB-1 MiB and never keeps a block \
-             larger than its shard), so the hit ratio falls steeply there{}. Up to {:.0}% are of blocks within a \
-             quarter of a shard's size: whether each fits depends on where compaction cut its file, so measured \
-             hit ratios at those sizes move between identical runs by about that share. Partitioned filters \
-             (--filters partitioned) keep filter blocks at a few KiB.",
+             shard (RocksDB splits a cache into at most 64 shards of at least 512 KiB, {} each at {}, and \
+             never keeps a block larger than its shard), so the hit ratio falls steeply there{}. Up to {:.0}% \
+             are of blocks within a quarter of a shard's size: whether each fits depends on where compaction \
+             cut its file, so measured hit ratios at those sizes move between identical runs by about that \
+             share. Partitioned filters (--filters partitioned) keep filter blocks at a few KiB.",
             self.name,
             format_size(largest),
             share(|p| p.oversized_share),
+            format_size(shards.shard_capacity(largest)),
+            format_size(largest),
             above.map_or(String::new(), |p| format!("; from {} up, fewer than 1% are", format_size(p.cache_size))),
             share(|p| p.near_shard_share),
         ))
