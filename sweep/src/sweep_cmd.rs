@@ -288,18 +288,36 @@ fn relative_error(predicted: f64, measured: f64) -> f64 {
     }
 }
 
+/// Each configuration's runs: `(cache, write buffer)` and its rows, in
+/// configuration order.
+fn by_configuration<'a>(rows: &[&'a Row]) -> Vec<((u64, u64), Vec<&'a Row>)> {
+    let mut configs: Vec<(u64, u64)> = rows.iter().map(|r| (r.cache_size, r.write_buffer_size)).collect();
+    configs.sort_unstable();
+    configs.dedup();
+    configs
+        .into_iter()
+        .map(|c| (c, rows.iter().copied().filter(|r| (r.cache_size, r.write_buffer_size) == c).collect()))
+        .collect()
+}
+
+fn mean_throughput(runs: &[&Row]) -> f64 {
+    runs.iter().map(|r| r.throughput).sum::<f64>() / runs.len().max(1) as f64
+}
+
+/// `(cache size, mean throughput of its repeats)` for rows of one write
+/// buffer size.
+fn mean_throughputs(rows: &[&Row]) -> Vec<(u64, f64)> {
+    by_configuration(rows).into_iter().map(|((cache, _), runs)| (cache, mean_throughput(&runs))).collect()
+}
+
 /// The throughput error of largest magnitude over the configurations, each
 /// measured as the mean of its repeats (a single run on a shared host
 /// swings by 10-20%), with the most repeats any configuration had.
 fn worst_mean_throughput_error(rows: &[Row]) -> (f64, usize) {
-    let mut configs: Vec<(u64, u64)> = rows.iter().map(|r| (r.cache_size, r.write_buffer_size)).collect();
-    configs.sort_unstable();
-    configs.dedup();
+    let all: Vec<&Row> = rows.iter().collect();
     let mut worst = (0.0f64, 0usize);
-    for (cache, wb) in configs {
-        let runs: Vec<&Row> = rows.iter().filter(|r| r.cache_size == cache && r.write_buffer_size == wb).collect();
-        let mean = runs.iter().map(|r| r.throughput).sum::<f64>() / runs.len() as f64;
-        let err = relative_error(runs[0].predicted_throughput, mean);
+    for (_, runs) in by_configuration(&all) {
+        let err = relative_error(runs[0].predicted_throughput, mean_throughput(&runs));
         if err.abs() > worst.0.abs() {
             worst.0 = err;
         }
@@ -341,14 +359,19 @@ fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
         );
         let tp: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.predicted_throughput / 1e3)).collect();
         let tm: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.throughput / 1e3)).collect();
+        let mut series = vec![
+            Series { name: "predicted".into(), points: tp, markers_only: false },
+            Series { name: "measured".into(), points: tm, markers_only: true },
+        ];
+        if repeats > 1 {
+            let means = mean_throughputs(&mine).into_iter().map(|(c, t)| (mib(c), t / 1e3)).collect();
+            series.push(Series { name: "measured, mean of repeats".into(), points: means, markers_only: true });
+        }
         body += &line_chart(
             &format!("throughput, write buffer {}", format_size(wb)),
             "cache size (MiB)",
             "K events/s",
-            &[
-                Series { name: "predicted".into(), points: tp, markers_only: false },
-                Series { name: "measured".into(), points: tm, markers_only: true },
-            ],
+            &series,
             None,
         );
     }
@@ -416,5 +439,7 @@ mod tests {
         assert!((worst + 0.1).abs() < 1e-12, "{worst}");
         assert_eq!(repeats, 2);
         assert_eq!(worst_mean_throughput_error(&[]), (0.0, 0));
+        let all: Vec<&Row> = rows.iter().collect();
+        assert_eq!(mean_throughputs(&all), vec![(1, 100.0), (2, 100.0)]);
     }
 }
