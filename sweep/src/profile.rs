@@ -56,9 +56,9 @@ pub struct CurvePoint {
     #[serde(default)]
     pub phase_extra_s: Vec<f64>,
     /// Share of the user lookups that are of blocks charging more than one
-    /// shard of a cache this size holds (RocksDB splits a cache below 32
-    /// MiB into shards of 512 KiB-1 MiB). RocksDB never keeps such a block:
-    /// inserting it empties its shard, and it leaves at its release.
+    /// shard of a cache this size holds (RocksDB splits a cache into at
+    /// most 64 shards of at least 512 KiB). RocksDB never keeps such a
+    /// block: inserting it empties its shard, and it leaves at its release.
     #[serde(default)]
     pub oversized_share: f64,
     /// Share of the user lookups that are of blocks within a quarter of a
