@@ -374,9 +374,10 @@ pub struct JobArgs {
     #[arg(long, default_value = "1")]
     pub parallelism: String,
     /// Block cache per stateful operator (shared by its subtasks): `64MiB`,
-    /// `join=128MiB`, or `32MiB,join=128MiB`.
-    #[arg(long, default_value = "64MiB")]
-    pub cache: String,
+    /// `join=128MiB`, or `32MiB,join=128MiB` [default: 64MiB]. In `sweep`,
+    /// the sizes to run at, as `--sizes` takes them.
+    #[arg(long)]
+    pub cache: Option<String>,
     /// RocksDB write buffer (memtable) size per state.
     #[arg(long, default_value = "8MiB")]
     pub write_buffer: String,
@@ -488,9 +489,11 @@ pub struct ProfileArgs {
 pub struct SweepArgs {
     #[command(flatten)]
     pub job: JobArgs,
-    /// Cache sizes per stateful operator to run at (this replaces --cache).
-    #[arg(long = "sizes", default_value = "8MiB..512MiB:8")]
-    pub sizes: String,
+    /// Cache sizes per stateful operator to run at: a list, or LO..HI:N for
+    /// N evenly spaced sizes, both ends included (`--cache` says the same)
+    /// [default: 8MiB..512MiB:8].
+    #[arg(long = "sizes")]
+    pub sizes: Option<String>,
     /// Write-buffer sizes to run at (a second axis); default: --write-buffer.
     #[arg(long)]
     pub write_buffers: Option<String>,

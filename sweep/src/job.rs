@@ -17,6 +17,8 @@ use crate::cli::{JobArgs, StateArg};
 
 /// Events when neither --events nor --duration is given.
 pub const DEFAULT_EVENTS: u64 = 1_000_000;
+/// Block cache per stateful operator without `--cache`.
+pub const DEFAULT_CACHE: &str = "64MiB";
 
 /// A job ready to start.
 pub struct JobSetup {
@@ -153,7 +155,12 @@ impl JobArgs {
             StateArg::Rocksdb => {
                 let dir = self.state_dir.clone().unwrap_or_else(|| out.join("state"));
                 let mut rc = RocksConfig::new(&dir);
-                let (c, per_c) = parse_per_operator("--cache", &self.cache, &operators, parse_cache)?;
+                let (c, per_c) = parse_per_operator(
+                    "--cache",
+                    self.cache.as_deref().unwrap_or(DEFAULT_CACHE),
+                    &operators,
+                    parse_cache,
+                )?;
                 if let Some(c) = c {
                     rc.cache = c;
                 }

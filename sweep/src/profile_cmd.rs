@@ -68,7 +68,7 @@ pub fn run(a: ProfileArgs) -> Result<()> {
     if !(a.target_hit_ratio > 0.0 && a.target_hit_ratio <= 1.0) {
         bail!("--target-hit-ratio {}: must be in (0, 1]", a.target_hit_ratio);
     }
-    let sizes = parse_sizes(&a.sizes).map_err(|e| anyhow!("--sizes: {e}"))?;
+    let sizes = parse_sizes(&a.sizes).map_err(|e| anyhow!("--sizes: {}", e.reason))?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
     let mut setup = a.job.setup(&a.out)?;
     let query = setup.query.name();

@@ -49,7 +49,7 @@ pub fn run(a: RunArgs) -> Result<()> {
         preset: &a.job.preset,
         state: if matches!(a.job.state, crate::cli::StateArg::Memory) { "memory" } else { "rocksdb" },
         parallelism: &a.job.parallelism,
-        cache: &a.job.cache,
+        cache: a.job.cache.as_deref().unwrap_or(crate::job::DEFAULT_CACHE),
         snapshot: s,
     };
     write_json(&summary, &a.out.join("summary.json"))?;

@@ -85,7 +85,7 @@ fn measured(s: &JobSnapshot) -> (f64, u64) {
 /// where files go.
 fn run_identity(a: &SweepArgs) -> String {
     let mut job = a.job.clone();
-    job.cache = String::new();
+    job.cache = None;
     job.write_buffer = String::new();
     job.state_dir = None;
     job.keep_state = false;
@@ -110,10 +110,33 @@ fn write_rows(rows: &[Row], path: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn run(a: SweepArgs) -> Result<()> {
-    let sizes = parse_sizes(&a.sizes).map_err(|e| anyhow!("--sizes: {e}"))?;
+/// The sizes a sweep runs at, without `--sizes` or `--cache`.
+const DEFAULT_SIZES: &str = "8MiB..512MiB:8";
+
+/// The sweep's cache sizes and the option that gave them: `--sizes`, or
+/// `--cache` (in a sweep it names the sizes to run at), never both.
+fn sweep_sizes(a: &SweepArgs) -> Result<Vec<u64>> {
+    let (option, text) = match (&a.sizes, &a.job.cache) {
+        (Some(_), Some(_)) => bail!("--cache and --sizes both give the sweep's cache sizes; give one of them"),
+        (Some(s), None) => ("--sizes", s.as_str()),
+        (None, Some(c)) => ("--cache", c.as_str()),
+        (None, None) => ("--sizes", DEFAULT_SIZES),
+    };
+    if text.contains('=') {
+        bail!(
+            "{option} `{text}`: a sweep gives every stateful operator the same cache at each size; \
+             per-operator sizes (op=SIZE) are for run and profile"
+        );
+    }
+    parse_sizes(text).map_err(|e| anyhow!("{option}: {}", e.reason))
+}
+
+pub fn run(mut a: SweepArgs) -> Result<()> {
+    let sizes = sweep_sizes(&a)?;
+    // Each run sets its own cache size; `--cache` was the list of them.
+    a.job.cache = None;
     if sizes.iter().any(|&s| s < 1 << 20) {
-        bail!("--sizes: every cache size must be at least 1MiB");
+        bail!("every cache size of the sweep (--sizes or --cache) must be at least 1MiB");
     }
     let wbs = match &a.write_buffers {
         Some(s) => parse_sizes(s).map_err(|e| anyhow!("--write-buffers: {e}"))?,

@@ -121,6 +121,15 @@ fn bad_input_exits_2_with_a_clear_message() {
     let mystery = write(dir.path(), "mystery", &[0xff, 0, 1, 2]);
     fails_with(&memscale(&["trace", "info", &mystery]), &["mystery", "--format"]);
     fails_with(&memscale(&["sim", &cp, "--sizes", "1MiB", "--csv", "/proc/memscale/x.csv"]), &["/proc/memscale"]);
+    let sweep = dir.path().join("sweep").display().to_string();
+    fails_with(&memscale(&["sweep", "--cache", "8MiB", "--sizes", "16MiB", "--out", &sweep]), &["--cache and --sizes"]);
+    fails_with(
+        &memscale(&["sweep", "--cache", "join=8MiB", "--out", &sweep]),
+        &["--cache `join=8MiB`", "per-operator"],
+    );
+    fails_with(&memscale(&["sweep", "--cache", "8MiB..512MiB", "--out", &sweep]), &["--cache: range", "needs a count"]);
+    fails_with(&memscale(&["sweep", "--sizes", "512KiB", "--out", &sweep]), &["at least 1MiB"]);
+    assert!(!Path::new(&sweep).exists(), "a refused sweep writes nothing");
 }
 
 #[test]

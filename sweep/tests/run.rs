@@ -165,8 +165,10 @@ fn a_sweep_started_again_runs_only_what_is_missing() {
         assert!(header.split(',').any(|c| c == col), "column {col} missing from {header}");
     }
     assert_eq!(lines.count(), 2);
-    let again = memscale(&[&args[..], &[out.to_str().unwrap()]].concat());
-    assert!(again.status.success());
+    // `--cache` names a sweep's sizes as `--sizes` does: the same sweep.
+    let same = ["sweep", "--events", "20000", "--cache", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
+    let again = memscale(&[&same[..], &[out.to_str().unwrap()]].concat());
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("reusing the profile") && err.contains("2 of 2 runs already done"), "{err}");
     assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap(), rows, "nothing re-run, nothing lost");
