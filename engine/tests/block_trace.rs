@@ -77,9 +77,19 @@ fn traced_block_accesses_match_rocksdb_statistics() {
         let r = cachesim::sim::simulate(&dense, &p, 1 << 20, cachesim::sim::SimOptions::default());
         1.0 - r.miss_ratio
     };
-    let (model, lru) = (hit_ratio("rocksdb-lru:metadata=100"), hit_ratio("lru"));
+    // Which shard a block lands in follows a hash of its cache key, which
+    // RocksDB salts per DB session (and seeds per host): one replay is one
+    // draw of that placement. The model is the mean over 16 placements.
+    const SEEDS: u32 = 16;
+    let model =
+        (0..SEEDS).map(|s| hit_ratio(&format!("rocksdb-lru:metadata=100,seed={s}"))).sum::<f64>() / SEEDS as f64;
+    let lru = hit_ratio("lru");
     eprintln!("hit ratio: RocksDB {measured:.4}, rocksdb-lru model {model:.4}, plain LRU {lru:.4}");
-    assert!((model - measured).abs() <= 0.005, "model {model:.4} vs RocksDB's {measured:.4}");
+    // RocksDB's own ratio is one placement too: over 25 runs it moved
+    // between 0.8523 and 0.8586, the model's mean over 16 placements between
+    // 0.8521 and 0.8552, and one placement alone came as far as 0.0082 from
+    // RocksDB. Plain LRU sits about 0.02 below.
+    assert!((model - measured).abs() <= 0.01, "model {model:.4} vs RocksDB's {measured:.4}");
     // The pools and shards matter here: plain LRU is further off.
     assert!((lru - measured).abs() > (model - measured).abs(), "LRU {lru:.4}, model {model:.4}, RocksDB {measured:.4}");
 }
