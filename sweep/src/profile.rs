@@ -690,4 +690,37 @@ mod tests {
         assert_eq!(shard_fit(&charges, &cfg, 64 << 20), (0.0, 0.0));
         assert_eq!(shard_fit(&[], &cfg, 8 << 20), (0.0, 0.0));
     }
+
+    #[test]
+    fn the_shard_note_names_the_largest_size_that_thrashes_and_the_next_that_does_not() {
+        let point = |mib: u64, oversized: f64, near: f64| {
+            let mut p: CurvePoint = serde_json::from_str(&format!(
+                r#"{{"cache_size":{},"model_hit_ratio":0.9,"model_misses":0,"model_miss_bytes":0,
+                "lru_hit_ratio":0.9,"lru_byte_hit_ratio":0.9,"data_lru_hit_ratio":0.9,
+                "data_lru_byte_hit_ratio":0.9,"predicted_throughput":0}}"#,
+                mib << 20
+            ))
+            .unwrap();
+            (p.oversized_share, p.near_shard_share) = (oversized, near);
+            p
+        };
+        let model = |points: Vec<CurvePoint>| -> OperatorModel {
+            let mut m: OperatorModel = serde_json::from_str(
+                r#"{"name":"join","parallelism":1,"cache_size":67108864,"lookups":0,"measured_hit_ratio":null,
+                "model_hit_ratio_at_run":0.9,"traced_lookups":0,"blocks":0,"working_set_bytes":0,
+                "miss_cost_us":null,"run_misses":0,"run_miss_bytes":0,"read_latency_us":0,"us_per_byte":0,
+                "size_for_target":null,"knee":null,"points":[],"key_points":[]}"#,
+            )
+            .unwrap();
+            m.points = points;
+            m
+        };
+        assert!(model(vec![point(8, 0.005, 0.3), point(64, 0.0, 0.0)]).shard_warning().is_none());
+        let note = model(vec![point(8, 0.21, 0.065), point(16, 0.2, 0.09), point(64, 0.0, 0.0)])
+            .shard_warning()
+            .expect("a note");
+        for needle in ["up to 16MiB", "up to 21%", "512KiB each at 16MiB", "from 64MiB up", "Up to 9%"] {
+            assert!(note.contains(needle), "`{needle}` not in: {note}");
+        }
+    }
 }
