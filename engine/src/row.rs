@@ -150,13 +150,14 @@ pub fn encode_int(v: i64, out: &mut Vec<u8>) {
 }
 
 /// Bytes [`encode_time_suffix`] appends to a key.
-pub const TIME_SUFFIX_LEN: usize = 12;
+pub const TIME_SUFFIX_LEN: usize = 16;
 
 /// Ends the key of an entry of expiring state (see
 /// [`crate::state::StateStore::expire`]): its time, big-endian so that a
 /// key's entries sort by time, then `seq` so that entries of one time stay
-/// distinct.
-pub fn encode_time_suffix(time: u64, seq: u32, out: &mut Vec<u8>) {
+/// distinct (writers put their subtask id in its high half, so that two
+/// owners of one key group, before and after a rescale, never collide).
+pub fn encode_time_suffix(time: u64, seq: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(&time.to_be_bytes());
     out.extend_from_slice(&seq.to_be_bytes());
 }

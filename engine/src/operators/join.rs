@@ -98,7 +98,8 @@ pub struct IntervalJoin {
     prefix: Vec<u8>,
     entry: Vec<u8>,
     value: Vec<u8>,
-    /// Keeps entries of one key and time apart.
+    /// Keeps entries of one key and time apart: the writing subtask's id
+    /// in the high half, a counter in the low.
     seq: u32,
     /// The watermark the last expiry was declared at.
     expired_at: u64,
@@ -146,7 +147,7 @@ impl Operator for IntervalJoin {
         row::encode(&(self.keys[side])(&row), &mut self.prefix);
         self.entry.clear();
         self.entry.extend_from_slice(&self.prefix);
-        row::encode_time_suffix(row.ts, self.seq, &mut self.entry);
+        row::encode_time_suffix(row.ts, (ctx.subtask() as u64) << 32 | self.seq as u64, &mut self.entry);
         self.seq = self.seq.wrapping_add(1);
         self.value.clear();
         row::encode(&row.cols, &mut self.value);

@@ -1,5 +1,6 @@
 //! Moving rows between subtasks: batches over bounded channels (a full
-//! channel blocks the sender: backpressure), forward or keyed by key group.
+//! channel blocks the sender: backpressure), forward or keyed by key group,
+//! through each edge's routing table ([`super::routing`]).
 //!
 //! A keyed edge computes the row's key group once, on the sending side
 //! (Flink's `KeyGroupRangeAssignment`), and ships it with the row, so the
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::metrics::{add_ns, JobMetrics, SubtaskMetrics};
+use super::routing::{Route, Table};
 use crate::keygroup::KeyGroups;
 use crate::row::Row;
 
@@ -44,20 +46,33 @@ pub(crate) enum Message {
     Watermark { port: u8, from: u32, time: u64, born: Instant },
     /// `from` has sent everything on `port`.
     End { port: u8, from: u32 },
+    /// `from` routes by table `version` of `port`'s edge from here on:
+    /// every row it routed by an older table precedes this.
+    Marker { port: u8, from: u32, version: u64 },
+    /// `from` left the job (a retired subtask): it sends nothing more and
+    /// holds no watermark back.
+    Retire { port: u8, from: u32 },
+    /// Stop-the-world alignment: `from` sends nothing more until the
+    /// change `epoch` is done.
+    Barrier { port: u8, from: u32, epoch: u64 },
+    /// The subtask's inbox has control messages.
+    Wake,
 }
 
-/// Where an edge's receiving subtasks listen.
+/// One sending subtask's side of an edge: the table it routes by and a
+/// buffer per target.
 pub(crate) struct Edge {
-    pub partition: Partition,
-    pub port: u8,
-    pub targets: Vec<SyncSender<Message>>,
+    route: Arc<Route>,
+    table: Arc<Table>,
     bufs: Vec<Vec<(u16, Row)>>,
+    next: usize,
 }
 
 impl Edge {
-    pub fn new(partition: Partition, port: u8, targets: Vec<SyncSender<Message>>) -> Edge {
-        let bufs = targets.iter().map(|_| Vec::new()).collect();
-        Edge { partition, port, targets, bufs }
+    pub fn new(route: Arc<Route>) -> Edge {
+        let table = route.table();
+        let bufs = table.targets.iter().map(|_| Vec::new()).collect();
+        Edge { route, table, bufs, next: 0 }
     }
 }
 
@@ -77,10 +92,14 @@ pub(crate) struct Sink {
 pub(crate) struct Outputs {
     edges: Vec<Edge>,
     sink: Option<Sink>,
-    index: u32,
+    /// This subtask's id: `from` of what it sends.
+    id: u32,
+    /// Its position when the job started (forward edges pair positions).
+    position: u32,
     batch: usize,
     key_groups: KeyGroups,
     born: Option<Instant>,
+    last_watermark: Option<u64>,
     metrics: Arc<SubtaskMetrics>,
 }
 
@@ -88,18 +107,52 @@ impl Outputs {
     pub fn new(
         edges: Vec<Edge>,
         sink: Option<Sink>,
-        index: u32,
+        (id, position): (u32, u32),
         batch: usize,
         key_groups: KeyGroups,
         metrics: Arc<SubtaskMetrics>,
     ) -> Outputs {
-        Outputs { edges, sink, index, batch, key_groups, born: None, metrics }
+        Outputs { edges, sink, id, position, batch, key_groups, born: None, last_watermark: None, metrics }
     }
 
     /// Notes that the rows emitted from now on derive from input born at
     /// `born`.
     pub fn derive_from(&mut self, born: Instant) {
         self.born = Some(self.born.map_or(born, |b| b.min(born)));
+    }
+
+    /// Moves to the newest routing table of every edge that changed: rows
+    /// routed by the old one go out first, then a marker to every old and
+    /// new target, then the last watermark to each new target (so it
+    /// starts where the others are).
+    pub fn refresh(&mut self) -> Result<(), Disconnected> {
+        for e in 0..self.edges.len() {
+            if self.edges[e].route.version() == self.edges[e].table.version {
+                continue;
+            }
+            for t in 0..self.edges[e].targets_len() {
+                self.send_buffer(e, t)?;
+            }
+            let edge = &mut self.edges[e];
+            let new = edge.route.table();
+            let port = edge.route.port;
+            let marker = || Message::Marker { port, from: self.id, version: new.version };
+            for t in &edge.table.targets {
+                if new.position(t.id).is_none() {
+                    send(&t.tx, marker(), &self.metrics)?;
+                }
+            }
+            for t in &new.targets {
+                send(&t.tx, marker(), &self.metrics)?;
+                if let (None, Some(time)) = (edge.table.position(t.id), self.last_watermark) {
+                    let born = Instant::now();
+                    send(&t.tx, Message::Watermark { port, from: self.id, time, born }, &self.metrics)?;
+                }
+            }
+            edge.bufs = new.targets.iter().map(|_| Vec::new()).collect();
+            edge.table = new;
+        }
+        Ok(())
     }
 
     /// Routes `rows` (drained) to every edge.
@@ -122,6 +175,7 @@ impl Outputs {
             }
             return Ok(());
         }
+        self.refresh()?;
         // Every edge but the last gets clones; the last takes the rows.
         let last = self.edges.len() - 1;
         for e in 0..last {
@@ -137,11 +191,16 @@ impl Outputs {
 
     fn route(&mut self, e: usize, row: Row) -> Result<(), Disconnected> {
         let edge = &mut self.edges[e];
-        let (target, kg) = match &edge.partition {
-            Partition::Forward => (self.index as usize % edge.targets.len(), 0),
+        let n = edge.bufs.len();
+        let (target, kg) = match &edge.route.partition {
+            Partition::Forward if edge.table.pointwise => (self.position as usize % n, 0),
+            Partition::Forward => {
+                edge.next = (edge.next + 1) % n;
+                (edge.next, 0)
+            }
             Partition::Hash(f) => {
                 let kg = self.key_groups.of_hash(f(&row));
-                (self.key_groups.owner(kg, edge.targets.len() as u32) as usize, kg)
+                (edge.table.owner[kg as usize] as usize, kg)
             }
         };
         edge.bufs[target].push((kg, row));
@@ -158,17 +217,18 @@ impl Outputs {
         }
         let rows = std::mem::replace(&mut edge.bufs[target], Vec::with_capacity(self.batch));
         let born = self.born.unwrap_or_else(Instant::now);
-        let msg = Message::Rows { port: edge.port, rows, born };
-        send(&edge.targets[target], msg, &self.metrics)
+        let msg = Message::Rows { port: edge.route.port, rows, born };
+        send(&edge.table.targets[target].tx, msg, &self.metrics)
     }
 
     /// Sends every buffered row.
     pub fn flush(&mut self) -> Result<(), Disconnected> {
         for e in 0..self.edges.len() {
-            for t in 0..self.edges[e].targets.len() {
+            for t in 0..self.edges[e].targets_len() {
                 self.send_buffer(e, t)?;
             }
         }
+        self.refresh()?;
         if let Some(sink) = &mut self.sink {
             if let Some(all) = &sink.collect {
                 if !sink.local.is_empty() {
@@ -185,23 +245,41 @@ impl Outputs {
     /// Flushes, then tells every downstream subtask the watermark.
     pub fn watermark(&mut self, time: u64, born: Instant) -> Result<(), Disconnected> {
         self.flush()?;
-        for edge in &self.edges {
-            for t in &edge.targets {
-                send(t, Message::Watermark { port: edge.port, from: self.index, time, born }, &self.metrics)?;
-            }
-        }
-        Ok(())
+        self.last_watermark = Some(time);
+        self.broadcast(|port, from| Message::Watermark { port, from, time, born })
     }
 
     /// Flushes, then ends every downstream channel.
     pub fn end(&mut self) -> Result<(), Disconnected> {
         self.flush()?;
+        self.broadcast(|port, from| Message::End { port, from })
+    }
+
+    /// Flushes, then tells every downstream subtask that this one left.
+    pub fn retire(&mut self) -> Result<(), Disconnected> {
+        self.flush()?;
+        self.broadcast(|port, from| Message::Retire { port, from })
+    }
+
+    /// Flushes, then passes a stop-the-world barrier on.
+    pub fn barrier(&mut self, epoch: u64) -> Result<(), Disconnected> {
+        self.flush()?;
+        self.broadcast(|port, from| Message::Barrier { port, from, epoch })
+    }
+
+    fn broadcast(&mut self, msg: impl Fn(u8, u32) -> Message) -> Result<(), Disconnected> {
         for edge in &self.edges {
-            for t in &edge.targets {
-                send(t, Message::End { port: edge.port, from: self.index }, &self.metrics)?;
+            for t in &edge.table.targets {
+                send(&t.tx, msg(edge.route.port, self.id), &self.metrics)?;
             }
         }
         Ok(())
+    }
+}
+
+impl Edge {
+    fn targets_len(&self) -> usize {
+        self.bufs.len()
     }
 }
 

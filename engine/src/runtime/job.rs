@@ -1,11 +1,13 @@
 //! Running a [`JobGraph`]: one thread per subtask, bounded channels between
-//! them, state opened per subtask, metrics shared with whoever watches.
+//! them routed by versioned tables, state opened per subtask, metrics
+//! shared with whoever watches, and a [`Runtime`] that can start and retire
+//! subtasks while the job runs ([`super::control`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,11 +15,14 @@ use std::time::{Duration, Instant};
 use cachesim::TraceError;
 use rust_rocksdb::WriteBufferManager;
 
-use super::exchange::{Disconnected, Edge, Message, Outputs, Sink};
+use super::control::Control;
+use super::exchange::{Disconnected, Edge, Message, Outputs, Partition, Sink};
 use super::graph::{JobGraph, StageKind};
-use super::metrics::{add_ns, latency_histogram, JobMetrics, OperatorMetrics, SubtaskMetrics, Timed};
-use super::operator::{now_ms, Context, OpError, Operator, Timers};
-use super::source::Source;
+use super::metrics::{latency_histogram, JobMetrics, OperatorMetrics, SubtaskMetrics};
+use super::migrate::{Inputs, Peer};
+use super::operator::OpError;
+use super::routing::{Inbox, Route, Table, Target};
+use super::task::{source_task, OperatorTask, Pacing, TaskResult};
 use crate::keygroup::KeyGroups;
 use crate::row::Row;
 use crate::state::cache::OperatorCache;
@@ -99,6 +104,9 @@ pub struct RunConfig {
     pub key_trace: Option<(PathBuf, f64)>,
     /// Keep the rows that reach the sinks (tests, `--results`).
     pub collect_results: bool,
+    /// Check every moved key group's checksum at its new owner against
+    /// the one it left with (a scan of both: for tests).
+    pub verify_migrations: bool,
 }
 
 impl RunConfig {
@@ -113,6 +121,7 @@ impl RunConfig {
             rate: None,
             key_trace: None,
             collect_results: false,
+            verify_migrations: false,
         }
     }
 }
@@ -128,7 +137,7 @@ pub enum EngineError {
     Operator {
         /// Operator name.
         operator: String,
-        /// Subtask index.
+        /// Subtask id.
         subtask: u32,
         /// The failure.
         source: OpError,
@@ -154,16 +163,204 @@ pub struct JobOutput {
     pub traced_accesses: Option<u64>,
 }
 
-type TaskResult = Result<(), EngineError>;
+/// A running subtask of a stage.
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub id: u32,
+    /// Its inbox and channel (operators only).
+    pub peer: Option<Peer>,
+}
+
+/// What the runtime keeps of each stage to start subtasks later.
+pub(crate) struct StageRuntime {
+    /// Subtasks running now, in position order.
+    pub live: Vec<Live>,
+    /// The id the next new subtask gets.
+    pub next_id: u32,
+    /// The stage has been rescaled (its forward edges deal round robin).
+    pub rescaled: bool,
+}
+
+/// Everything the subtasks of a job share, and what starting one needs.
+pub(crate) struct Runtime {
+    pub graph: JobGraph,
+    pub cfg: RunConfig,
+    pub metrics: Arc<JobMetrics>,
+    results: Option<Arc<Mutex<Vec<Row>>>>,
+    trace: Mutex<Option<KeyTraceWriter>>,
+    /// Per stage, the routes of its input ports.
+    pub inputs: Vec<Vec<Arc<Route>>>,
+    /// Per stage, the (stage, port) its output feeds.
+    pub downstream: Vec<Vec<(usize, usize)>>,
+    pub stages: Mutex<Vec<StageRuntime>>,
+    wbm: Vec<Option<WriteBufferManager>>,
+    threads: Mutex<(Vec<JoinHandle<TaskResult>>, bool)>,
+    /// End the sources now.
+    pub stop: AtomicBool,
+    /// A subtask failed: every other one stops.
+    pub abort: AtomicBool,
+    /// Stop-the-world: the epoch whose barrier the sources emit and then
+    /// wait behind (0: none).
+    pub pause: AtomicU64,
+    /// Operator subtasks aligned on the current barrier.
+    pub aligned: AtomicU64,
+    /// The last barrier epoch handed out.
+    pub barrier_epoch: AtomicU64,
+    /// A change is running.
+    pub busy: AtomicBool,
+}
+
+impl Runtime {
+    /// A subtask failed: wake every other one, so that it stops instead of
+    /// waiting on input that never comes.
+    pub fn fail(&self) {
+        self.abort.store(true, Relaxed);
+        let stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
+        for s in stages.iter() {
+            for l in &s.live {
+                if let Some(p) = &l.peer {
+                    let _ = p.tx.try_send(Message::Wake);
+                }
+            }
+        }
+    }
+
+    /// The write-buffer manager of stage `i` (RocksDB state only).
+    pub fn write_buffer_manager(&self, i: usize) -> Option<&WriteBufferManager> {
+        self.wbm[i].as_ref()
+    }
+
+    /// The directory of subtask `id` of stage `i` (RocksDB state only).
+    pub fn state_dir(&self, i: usize, id: u32) -> Option<PathBuf> {
+        match &self.cfg.backend {
+            Backend::RocksDb(rc) => Some(rc.dir.join(&self.graph.stages[i].name).join(id.to_string())),
+            Backend::Memory => None,
+        }
+    }
+
+    fn scratch_dir(&self, i: usize) -> PathBuf {
+        match &self.cfg.backend {
+            Backend::RocksDb(rc) => rc.dir.join(&self.graph.stages[i].name).join("moving"),
+            Backend::Memory => std::env::temp_dir(),
+        }
+    }
+
+    /// Opens the state of subtask `id` of stage `i`.
+    fn open_store(&self, i: usize, id: u32) -> Result<Box<dyn StateStore>, EngineError> {
+        let s = &self.graph.stages[i];
+        let store: Box<dyn StateStore> = match (&self.cfg.backend, &self.metrics.operators[i].cache) {
+            (Backend::RocksDb(rc), Some(cache)) if !s.states.is_empty() => {
+                let opts = RocksOptions {
+                    write_buffer_manager: self.wbm[i].clone(),
+                    write_buffer_size: rc.write_buffer_size,
+                    direct_io: rc.direct_io,
+                    partitioned_index_filters: rc.partitioned_index_filters,
+                    key_groups: self.cfg.key_groups,
+                    ..RocksOptions::new(cache)
+                };
+                let dir = rc.dir.join(&s.name).join(id.to_string());
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| StateError::Directory { dir: dir.clone(), reason: e.to_string() })?;
+                let mut store = RocksStore::open(&dir, &s.states, &opts)?;
+                if let Some((trace_dir, sampling)) = &rc.block_trace {
+                    std::fs::create_dir_all(trace_dir)
+                        .map_err(|e| StateError::Directory { dir: trace_dir.clone(), reason: e.to_string() })?;
+                    store.start_block_cache_trace(&trace_dir.join(format!("{}.{id}.trace", s.name)), *sampling)?;
+                }
+                Box::new(store)
+            }
+            _ => Box::new(MemoryStore::new(s.states.len())),
+        };
+        let trace = self.trace.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(match (&*trace, s.states.is_empty()) {
+            (Some(w), false) => Box::new(Traced::new(store, w.recorder(i as u16, id as u16))),
+            _ => store,
+        })
+    }
+
+    /// Starts subtask `id` of operator stage `i` at `position`, reading a
+    /// channel made beforehand; upstream senders are `senders[port]`.
+    pub fn launch_operator(
+        self: &Arc<Self>,
+        i: usize,
+        live: &Live,
+        rx: Receiver<Message>,
+        senders: Vec<Vec<u32>>,
+        position: u32,
+    ) -> Result<(), EngineError> {
+        let s = &self.graph.stages[i];
+        let StageKind::Operator(f) = &s.kind else {
+            return Err(EngineError::Config(format!("stage `{}` is not an operator", s.name)));
+        };
+        let Some(peer) = live.peer.clone() else {
+            return Err(EngineError::Config(format!("operator `{}` subtask {} has no channel", s.name, live.id)));
+        };
+        let m = self.subtask_metrics(i, live.id);
+        let store = self.open_store(i, live.id)?;
+        let outputs = self.outputs(i, live.id, position, m.clone());
+        let task = OperatorTask {
+            name: s.name.clone(),
+            id: live.id,
+            op: f(live.id),
+            rx,
+            inbox: peer.inbox,
+            inputs: Inputs::new(&senders),
+            outputs,
+            m,
+            rt: self.clone(),
+            state_dir: self.state_dir(i, live.id).filter(|_| !s.states.is_empty()),
+            scratch: self.scratch_dir(i),
+        };
+        self.spawn(format!("{}-{}", s.name, live.id), move || task.run(store))
+    }
+
+    fn subtask_metrics(&self, i: usize, id: u32) -> Arc<SubtaskMetrics> {
+        let op = &self.metrics.operators[i];
+        let m = Arc::new(SubtaskMetrics::new(&op.name, id));
+        op.subtasks.lock().unwrap_or_else(|p| p.into_inner()).push(m.clone());
+        m
+    }
+
+    fn outputs(&self, i: usize, id: u32, position: u32, m: Arc<SubtaskMetrics>) -> Outputs {
+        let edges: Vec<Edge> =
+            self.downstream[i].iter().map(|&(to, port)| Edge::new(self.inputs[to][port].clone())).collect();
+        let sink = edges.is_empty().then(|| Sink {
+            collect: self.results.clone(),
+            local: Vec::new(),
+            job: self.metrics.clone(),
+        });
+        Outputs::new(edges, sink, (id, position), self.cfg.batch_size, self.cfg.key_groups, m)
+    }
+
+    fn spawn(&self, name: String, f: impl FnOnce() -> TaskResult + Send + 'static) -> Result<(), EngineError> {
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        if threads.1 {
+            return Err(EngineError::Config("the job has ended".into()));
+        }
+        let h = std::thread::Builder::new()
+            .name(name)
+            .spawn(f)
+            .map_err(|e| EngineError::Thread(format!("cannot start a thread: {e}")))?;
+        threads.0.push(h);
+        Ok(())
+    }
+
+    /// Takes the threads started so far; once none are left and the job
+    /// is over, no more can start.
+    fn take_threads(&self) -> Vec<JoinHandle<TaskResult>> {
+        let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        let out = std::mem::take(&mut threads.0);
+        if out.is_empty() {
+            threads.1 = true;
+        }
+        out
+    }
+}
 
 /// A job whose subtasks are running.
 pub struct RunningJob {
-    metrics: Arc<JobMetrics>,
-    threads: Vec<JoinHandle<TaskResult>>,
-    results: Option<Arc<Mutex<Vec<Row>>>>,
-    trace: Option<KeyTraceWriter>,
+    rt: Arc<Runtime>,
     started: Instant,
-    stop: Arc<AtomicBool>,
 }
 
 impl RunningJob {
@@ -171,38 +368,53 @@ impl RunningJob {
     /// processed and every pending window fires, as at the end of a bounded
     /// input.
     pub fn stop(&self) {
-        self.stop.store(true, Relaxed);
+        self.rt.stop.store(true, Relaxed);
     }
 
     /// Live metrics.
     pub fn metrics(&self) -> Arc<JobMetrics> {
-        self.metrics.clone()
+        self.rt.metrics.clone()
+    }
+
+    /// The handle that rescales operators and resizes their memory while
+    /// the job runs.
+    pub fn control(&self) -> Control {
+        Control::new(self.rt.clone())
     }
 
     /// Whether every subtask has ended.
     pub fn is_finished(&self) -> bool {
-        self.threads.iter().all(|t| t.is_finished())
+        self.rt.threads.lock().map(|t| t.0.iter().all(|h| h.is_finished())).unwrap_or(true)
     }
 
-    /// Waits for every subtask; the first real failure wins over the
-    /// disconnections it caused downstream and upstream.
+    /// Waits for every subtask (those rescales started too); the first real
+    /// failure wins over the disconnections it caused downstream and
+    /// upstream.
     pub fn wait(self) -> Result<JobOutput, EngineError> {
         let mut first: Option<EngineError> = None;
         let mut disconnected = false;
-        for t in self.threads {
-            match t.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(EngineError::Thread(m))) if m == DISCONNECTED => disconnected = true,
-                Ok(Err(e)) => {
-                    first.get_or_insert(e);
-                }
-                Err(_) => {
-                    first.get_or_insert(EngineError::Thread("a subtask panicked".into()));
+        loop {
+            let threads = self.rt.take_threads();
+            if threads.is_empty() {
+                break;
+            }
+            for t in threads {
+                match t.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(EngineError::Thread(m))) if m == DISCONNECTED => disconnected = true,
+                    Ok(Err(e)) => {
+                        first.get_or_insert(e);
+                    }
+                    Err(_) => {
+                        self.rt.fail();
+                        first.get_or_insert(EngineError::Thread("a subtask panicked".into()));
+                    }
                 }
             }
         }
         let elapsed = self.started.elapsed();
-        let traced_accesses = match self.trace {
+        let trace = self.rt.trace.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let traced_accesses = match trace {
             Some(w) => Some(w.finish()?),
             None => None,
         };
@@ -212,7 +424,8 @@ impl RunningJob {
         if disconnected {
             return Err(EngineError::Thread(DISCONNECTED.into()));
         }
-        let results = self.results.map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|p| p.into_inner())));
+        let results =
+            self.rt.results.as_ref().map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|p| p.into_inner())));
         Ok(JobOutput { elapsed, results, traced_accesses })
     }
 }
@@ -237,20 +450,24 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
         return Err(EngineError::Config("batch size and channel capacity must be at least 1".into()));
     }
     let stages = &graph.stages;
-    // Receivers of every operator subtask, senders handed to upstream edges.
-    let mut senders: Vec<Vec<SyncSender<Message>>> = Vec::new();
+    // Channels of every operator subtask; ids start as positions.
     let mut receivers: Vec<Vec<Option<Receiver<Message>>>> = Vec::new();
+    let mut runtime_stages = Vec::new();
     for s in stages {
-        let (tx, rx): (Vec<_>, Vec<_>) = (0..s.parallelism)
-            .map(|_| {
-                let (t, r) = sync_channel(cfg.channel_capacity);
-                (t, Some(r))
-            })
-            .unzip();
-        senders.push(if s.inputs.is_empty() { Vec::new() } else { tx });
+        let mut live = Vec::new();
+        let mut rx = Vec::new();
+        for k in 0..s.parallelism {
+            if matches!(s.kind, StageKind::Source(_)) {
+                live.push(Live { id: k, peer: None });
+                continue;
+            }
+            let (t, r) = sync_channel(cfg.channel_capacity);
+            live.push(Live { id: k, peer: Some(Peer { inbox: Inbox::new(), tx: t }) });
+            rx.push(Some(r));
+        }
         receivers.push(rx);
+        runtime_stages.push(StageRuntime { live, next_id: s.parallelism, rescaled: false });
     }
-    // Downstream edges of each stage: (consumer, port).
     let mut downstream: Vec<Vec<(usize, usize)>> = vec![Vec::new(); stages.len()];
     for (i, s) in stages.iter().enumerate() {
         for (port, input) in s.inputs.iter().enumerate() {
@@ -267,58 +484,29 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
     };
 
     let mut operators = Vec::new();
-    let mut stores: Vec<Vec<Option<Box<dyn StateStore>>>> = Vec::new();
-    for (i, s) in stages.iter().enumerate() {
-        let subtasks: Vec<Arc<SubtaskMetrics>> =
-            (0..s.parallelism).map(|k| Arc::new(SubtaskMetrics::new(&s.name, k))).collect();
+    let mut wbms = Vec::new();
+    for s in stages {
         let stateful = !s.states.is_empty();
-        let mut cache = None;
-        let mut wbm: Option<WriteBufferManager> = None;
-        let mut mine = Vec::new();
-        for k in 0..s.parallelism {
-            if !stateful {
-                mine.push(None);
-                continue;
+        let (cache, wbm) = match &cfg.backend {
+            Backend::RocksDb(rc) if stateful => {
+                // One write-buffer manager per operator caps its memtables
+                // at two full write buffers per state and subtask, so
+                // memtable memory stays bounded and known, as Flink bounds
+                // it under managed memory.
+                let budget = rc.write_buffer_size * s.states.len() * s.parallelism as usize * 2;
+                (
+                    Some(OperatorCache::new(rc.cache_of(&s.name))),
+                    Some(WriteBufferManager::new_write_buffer_manager(budget, false)),
+                )
             }
-            let store: Box<dyn StateStore> = match &cfg.backend {
-                Backend::Memory => Box::new(MemoryStore::new(s.states.len())),
-                Backend::RocksDb(rc) => {
-                    let c = cache.get_or_insert_with(|| OperatorCache::new(rc.cache_of(&s.name)));
-                    // One write-buffer manager per operator caps its memtables
-                    // at two full write buffers per state and subtask, so
-                    // memtable memory stays bounded and known, as Flink bounds
-                    // it under managed memory.
-                    let budget = rc.write_buffer_size * s.states.len() * s.parallelism as usize * 2;
-                    let wbm =
-                        wbm.get_or_insert_with(|| WriteBufferManager::new_write_buffer_manager(budget, false)).clone();
-                    let opts = RocksOptions {
-                        write_buffer_manager: Some(wbm),
-                        write_buffer_size: rc.write_buffer_size,
-                        direct_io: rc.direct_io,
-                        partitioned_index_filters: rc.partitioned_index_filters,
-                        key_groups: cfg.key_groups,
-                        ..RocksOptions::new(c)
-                    };
-                    let dir = rc.dir.join(&s.name).join(k.to_string());
-                    std::fs::create_dir_all(&dir)
-                        .map_err(|e| StateError::Directory { dir: dir.clone(), reason: e.to_string() })?;
-                    let mut store = RocksStore::open(&dir, &s.states, &opts)?;
-                    if let Some((trace_dir, sampling)) = &rc.block_trace {
-                        std::fs::create_dir_all(trace_dir)
-                            .map_err(|e| StateError::Directory { dir: trace_dir.clone(), reason: e.to_string() })?;
-                        store.start_block_cache_trace(&trace_dir.join(format!("{}.{k}.trace", s.name)), *sampling)?;
-                    }
-                    Box::new(store)
-                }
-            };
-            let store: Box<dyn StateStore> = match &trace {
-                Some(w) => Box::new(Traced::new(store, w.recorder(i as u16, k as u16))),
-                None => store,
-            };
-            mine.push(Some(store));
+            _ => (None, None),
+        };
+        let op = OperatorMetrics::new(&s.name, stateful, cache);
+        if let Some(w) = &wbm {
+            op.write_buffer_budget.store(w.get_buffer_size() as u64, Relaxed);
         }
-        stores.push(mine);
-        operators.push(OperatorMetrics { name: s.name.clone(), stateful, cache, subtasks });
+        operators.push(op);
+        wbms.push(wbm);
     }
     let metrics = Arc::new(JobMetrics {
         started: Instant::now(),
@@ -330,313 +518,88 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
         ),
         sources_done_ns: Default::default(),
         e2e_latency: Mutex::new(latency_histogram()),
+        rescale: Default::default(),
     });
-    let results = cfg.collect_results.then(|| Arc::new(Mutex::new(Vec::new())));
-    let stop = Arc::new(AtomicBool::new(false));
 
-    let mut threads = Vec::new();
+    // Version 1 of every input edge's table.
+    let mut inputs = Vec::new();
     for (i, s) in stages.iter().enumerate() {
-        for k in 0..s.parallelism {
-            let m = metrics.operators[i].subtasks[k as usize].clone();
-            let edges: Vec<Edge> = downstream[i]
-                .iter()
-                .map(|&(to, port)| {
-                    Edge::new(stages[to].inputs[port].partition.clone(), port as u8, senders[to].clone())
-                })
-                .collect();
-            let sink =
-                edges.is_empty().then(|| Sink { collect: results.clone(), local: Vec::new(), job: metrics.clone() });
-            let outputs = Outputs::new(edges, sink, k, cfg.batch_size, cfg.key_groups, m.clone());
-            let name = format!("{}-{k}", s.name);
-            let spawned = match &s.kind {
-                StageKind::Source(f) => {
-                    let source = f(k, s.parallelism);
-                    let pace = cfg.rate.map(|r| r as f64 / s.parallelism as f64);
-                    let pacing = Pacing { rate: pace, delay: cfg.watermark_delay_ms, batch: cfg.batch_size };
-                    let (job, stop) = (metrics.clone(), stop.clone());
-                    std::thread::Builder::new()
-                        .name(name)
-                        .spawn(move || source_task(source, outputs, m, job, pacing, stop))
-                }
-                StageKind::Operator(f) => {
-                    let op = f(k);
-                    let rx = receivers[i][k as usize].take().expect("one receiver per subtask");
-                    let senders_per_port: Vec<u32> = s.inputs.iter().map(|inp| stages[inp.from].parallelism).collect();
-                    let store = stores[i][k as usize].take();
-                    let task = OperatorTask { name: s.name.clone(), index: k, op, rx, senders_per_port, outputs, m };
-                    std::thread::Builder::new().name(name).spawn(move || task.run(store))
-                }
-            };
-            threads.push(spawned.map_err(|e| EngineError::Thread(format!("cannot start a thread: {e}")))?);
-        }
+        let targets: Vec<Target> = runtime_stages[i]
+            .live
+            .iter()
+            .filter_map(|l: &Live| l.peer.as_ref().map(|p| Target { id: l.id, tx: p.tx.clone() }))
+            .collect();
+        let routes = s
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(port, input)| {
+                let kg = cfg.key_groups;
+                let p = targets.len() as u32;
+                let owner = (0..kg.max_parallelism()).map(|g| kg.owner(g as u16, p) as u16).collect();
+                let pointwise = matches!(input.partition, Partition::Forward);
+                Route::new(
+                    input.partition.clone(),
+                    port as u8,
+                    Table { version: 1, targets: targets.clone(), owner, pointwise },
+                )
+            })
+            .collect::<Vec<_>>();
+        inputs.push(routes);
     }
-    // Our copies of the senders must go, or the receivers never see the
-    // end of their inputs.
-    drop(senders);
-    Ok(RunningJob { metrics, threads, results, trace, started: Instant::now(), stop })
-}
+    let rt = Arc::new(Runtime {
+        graph: graph.clone(),
+        cfg: cfg.clone(),
+        metrics: metrics.clone(),
+        results: cfg.collect_results.then(|| Arc::new(Mutex::new(Vec::new()))),
+        trace: Mutex::new(trace),
+        inputs,
+        downstream,
+        stages: Mutex::new(runtime_stages),
+        wbm: wbms,
+        threads: Mutex::new((Vec::new(), false)),
+        stop: AtomicBool::new(false),
+        abort: AtomicBool::new(false),
+        pause: AtomicU64::new(0),
+        aligned: AtomicU64::new(0),
+        barrier_epoch: AtomicU64::new(0),
+        busy: AtomicBool::new(false),
+    });
 
-/// How many events a source emits between watermarks.
-const WATERMARK_EVERY: u64 = 2048;
-
-/// How a source subtask emits.
-struct Pacing {
-    /// Events per second of this subtask, if paced.
-    rate: Option<f64>,
-    /// Watermark delay, ms.
-    delay: u64,
-    /// Events per batch.
-    batch: usize,
-}
-
-fn source_task(
-    mut source: Box<dyn Source>,
-    mut out: Outputs,
-    m: Arc<SubtaskMetrics>,
-    job: Arc<JobMetrics>,
-    pacing: Pacing,
-    stop: Arc<AtomicBool>,
-) -> TaskResult {
-    let Pacing { rate: pace, delay, batch } = pacing;
-    let start = Instant::now();
-    let mut rows = Vec::with_capacity(batch);
-    let (mut events, mut since_watermark) = (0u64, 0u64);
-    loop {
-        let busy = Instant::now();
-        let bp0 = m.backpressure_ns.load(Relaxed);
-        let born = Instant::now();
-        let mut p = source.fill(&mut rows, batch);
-        p.done |= stop.load(Relaxed);
-        events += p.events as u64;
-        since_watermark += p.events as u64;
-        job.events.fetch_add(p.events as u64, Relaxed);
-        m.records_in.fetch_add(p.events as u64, Relaxed);
-        out.derive_from(born);
-        out.emit_all(&mut rows)?;
-        if since_watermark >= WATERMARK_EVERY || p.done {
-            since_watermark = 0;
-            out.watermark(p.event_time.saturating_sub(delay), born)?;
-        }
-        let bp = m.backpressure_ns.load(Relaxed) - bp0;
-        m.useful_ns.fetch_add((busy.elapsed().as_nanos() as u64).saturating_sub(bp), Relaxed);
-        if p.done {
-            break;
-        }
-        if let Some(rate) = pace {
-            let due = start + Duration::from_secs_f64(events as f64 / rate);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-                add_ns(&m.idle_ns, due - now);
-            }
-        }
-    }
-    // The last source to finish stamps the time: the job's sustained rate
-    // is its events over this span, without the final drain.
-    if job.sources_running.fetch_sub(1, Relaxed) == 1 {
-        job.sources_done_ns.store(job.started.elapsed().as_nanos() as u64, Relaxed);
-    }
-    out.end()?;
-    m.finished.store(1, Relaxed);
-    Ok(())
-}
-
-struct OperatorTask {
-    name: String,
-    index: u32,
-    op: Box<dyn Operator>,
-    rx: Receiver<Message>,
-    senders_per_port: Vec<u32>,
-    outputs: Outputs,
-    m: Arc<SubtaskMetrics>,
-}
-
-/// Per-input watermark bookkeeping of one subtask.
-struct Watermarks {
-    /// Per port, per upstream subtask: its watermark (`u64::MAX` once ended).
-    per_sender: Vec<Vec<u64>>,
-    current: u64,
-}
-
-impl Watermarks {
-    fn update(&mut self, port: u8, from: u32, time: u64) -> Option<u64> {
-        let w = &mut self.per_sender[port as usize][from as usize];
-        *w = (*w).max(time);
-        let min = self.per_sender.iter().flatten().copied().min().unwrap_or(u64::MAX);
-        (min > self.current).then(|| {
-            self.current = min;
-            min
-        })
-    }
-
-    fn all_ended(&self) -> bool {
-        self.per_sender.iter().flatten().all(|&w| w == u64::MAX)
-    }
-}
-
-/// How long a subtask with pending processing-time timers sleeps at most.
-const PROCESSING_TICK: Duration = Duration::from_millis(20);
-
-impl OperatorTask {
-    fn run(self, store: Option<Box<dyn StateStore>>) -> TaskResult {
-        let (name, index) = (self.name.clone(), self.index);
-        let m = self.m.clone();
-        let r = self.run_inner(store).map_err(|e| match e {
-            TaskError::Op(source) => EngineError::Operator { operator: name, subtask: index, source },
-            TaskError::Disconnected => Disconnected.into(),
-        });
-        m.finished.store(1, Relaxed);
-        r
-    }
-
-    fn run_inner(mut self, store: Option<Box<dyn StateStore>>) -> Result<(), TaskError> {
-        let mut store = Timed::new(store.unwrap_or_else(|| Box::new(MemoryStore::new(0))), self.m.clone());
-        let mut timers = Timers::default();
-        let mut pending: Vec<Row> = Vec::with_capacity(1024);
-        let mut wm =
-            Watermarks { per_sender: self.senders_per_port.iter().map(|&n| vec![0; n as usize]).collect(), current: 0 };
-        loop {
-            let waited = Instant::now();
-            let msg = if timers.processing.is_empty() {
-                self.rx.recv().map(Some).map_err(|_| TaskError::Disconnected)?
-            } else {
-                match self.rx.recv_timeout(PROCESSING_TICK) {
-                    Ok(m) => Some(m),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return Err(TaskError::Disconnected),
-                }
-            };
-            add_ns(&self.m.idle_ns, waited.elapsed());
-            let busy = Instant::now();
-            let bp0 = self.m.backpressure_ns.load(Relaxed);
-            let mut finished = false;
-            match msg {
-                Some(Message::Rows { port, rows, born }) => {
-                    self.outputs.derive_from(born);
-                    self.m.records_in.fetch_add(rows.len() as u64, Relaxed);
-                    for (kg, row) in rows {
-                        let mut c = Context {
-                            key_group: kg,
-                            watermark: wm.current,
-                            state: &mut store,
-                            out: &mut pending,
-                            timers: &mut timers,
-                        };
-                        self.op.process(port as usize, row, &mut c)?;
-                        if pending.len() >= 1024 {
-                            self.outputs.emit_all(&mut pending)?;
-                        }
+    let live: Vec<Vec<Live>> =
+        rt.stages.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|s| s.live.clone()).collect();
+    let started = (|| -> Result<(), EngineError> {
+        for (i, s) in stages.iter().enumerate() {
+            for (k, l) in live[i].iter().enumerate() {
+                match &s.kind {
+                    StageKind::Source(f) => {
+                        let m = rt.subtask_metrics(i, l.id);
+                        let outputs = rt.outputs(i, l.id, k as u32, m.clone());
+                        let source = f(k as u32, s.parallelism);
+                        let rate = cfg.rate.map(|r| r as f64 / s.parallelism as f64);
+                        let pacing = Pacing { rate, delay: cfg.watermark_delay_ms, batch: cfg.batch_size };
+                        let rt2 = rt.clone();
+                        rt.spawn(format!("{}-{k}", s.name), move || source_task(source, outputs, m, rt2, pacing))?;
                     }
-                    let mut c = Context {
-                        key_group: 0,
-                        watermark: wm.current,
-                        state: &mut store,
-                        out: &mut pending,
-                        timers: &mut timers,
-                    };
-                    self.op.flush(&mut c)?;
-                }
-                Some(Message::Watermark { port, from, time, born }) => {
-                    if let Some(now) = wm.update(port, from, time) {
-                        self.outputs.derive_from(born);
-                        self.fire_event_timers(now, &mut store, &mut timers, &mut pending)?;
-                        self.outputs.emit_all(&mut pending)?;
-                        self.outputs.watermark(now, born)?;
+                    StageKind::Operator(_) => {
+                        let senders: Vec<Vec<u32>> =
+                            s.inputs.iter().map(|inp| live[inp.from].iter().map(|l| l.id).collect()).collect();
+                        let rx = receivers[i][k]
+                            .take()
+                            .ok_or_else(|| EngineError::Thread("a receiver was taken twice".into()))?;
+                        rt.launch_operator(i, l, rx, senders, k as u32)?;
                     }
                 }
-                Some(Message::End { port, from }) => {
-                    wm.update(port, from, u64::MAX);
-                    if wm.all_ended() {
-                        self.fire_event_timers(u64::MAX, &mut store, &mut timers, &mut pending)?;
-                        // Processing-time windows still open at the end of
-                        // the input close now: nothing is left unreported.
-                        self.fire_processing_timers(u64::MAX, wm.current, &mut store, &mut timers, &mut pending)?;
-                        finished = true;
-                    }
-                }
-                None => {}
-            }
-            if !timers.processing.is_empty() {
-                self.fire_processing_timers(now_ms(), wm.current, &mut store, &mut timers, &mut pending)?;
-            }
-            self.outputs.emit_all(&mut pending)?;
-            if finished {
-                self.outputs.end()?;
-            } else {
-                self.outputs.flush()?;
-            }
-            if !finished {
-                store.maybe_publish(false);
-            }
-            let bp = self.m.backpressure_ns.load(Relaxed) - bp0;
-            self.m.useful_ns.fetch_add((busy.elapsed().as_nanos() as u64).saturating_sub(bp), Relaxed);
-            if finished {
-                return self.finish(store);
-            }
-        }
-    }
-
-    fn finish(self, mut store: Timed<Box<dyn StateStore>>) -> Result<(), TaskError> {
-        store.finish()?;
-        store.maybe_publish(true);
-        Ok(())
-    }
-
-    fn fire_event_timers(
-        &mut self,
-        upto: u64,
-        store: &mut Timed<Box<dyn StateStore>>,
-        timers: &mut Timers,
-        pending: &mut Vec<Row>,
-    ) -> Result<(), TaskError> {
-        while let Some((time, kg, key)) = Timers::pop_due(&mut timers.event, upto) {
-            let mut c = Context { key_group: kg, watermark: upto, state: store, out: pending, timers };
-            self.op.on_timer(time, &key, &mut c)?;
-            if pending.len() >= 1024 {
-                self.outputs.emit_all(pending)?;
             }
         }
         Ok(())
+    })();
+    if let Err(e) = started {
+        rt.fail();
+        rt.stop.store(true, Relaxed);
+        let job = RunningJob { rt, started: Instant::now() };
+        let _ = job.wait();
+        return Err(e);
     }
-
-    fn fire_processing_timers(
-        &mut self,
-        upto: u64,
-        watermark: u64,
-        store: &mut Timed<Box<dyn StateStore>>,
-        timers: &mut Timers,
-        pending: &mut Vec<Row>,
-    ) -> Result<(), TaskError> {
-        while let Some((time, kg, key)) = Timers::pop_due(&mut timers.processing, upto) {
-            let mut c = Context { key_group: kg, watermark, state: store, out: pending, timers };
-            self.op.on_processing_timer(time, &key, &mut c)?;
-            if pending.len() >= 1024 {
-                self.outputs.emit_all(pending)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-enum TaskError {
-    Op(OpError),
-    Disconnected,
-}
-
-impl From<OpError> for TaskError {
-    fn from(e: OpError) -> TaskError {
-        TaskError::Op(e)
-    }
-}
-
-impl From<StateError> for TaskError {
-    fn from(e: StateError) -> TaskError {
-        TaskError::Op(e.into())
-    }
-}
-
-impl From<Disconnected> for TaskError {
-    fn from(_: Disconnected) -> TaskError {
-        TaskError::Disconnected
-    }
+    Ok(RunningJob { rt, started: Instant::now() })
 }

@@ -68,6 +68,12 @@ pub struct SubtaskMetrics {
     pub backpressure_ns: AtomicU64,
     /// Set when the subtask has finished.
     pub finished: AtomicU64,
+    /// Set when a rescale retired the subtask (its counters stay, so
+    /// operator totals keep what it did).
+    pub retired: AtomicU64,
+    /// State accesses per key group, as last published (what a hot-first
+    /// migration orders key groups by).
+    key_group_accesses: Mutex<Vec<u64>>,
     latency_total: Mutex<StateLatency>,
     latency_recent: Mutex<StateLatency>,
     store: Mutex<StoreStats>,
@@ -84,6 +90,8 @@ impl SubtaskMetrics {
             idle_ns: AtomicU64::new(0),
             backpressure_ns: AtomicU64::new(0),
             finished: AtomicU64::new(0),
+            retired: AtomicU64::new(0),
+            key_group_accesses: Mutex::new(Vec::new()),
             latency_total: Mutex::new(StateLatency::default()),
             latency_recent: Mutex::new(StateLatency::default()),
             store: Mutex::new(StoreStats::default()),
@@ -112,7 +120,21 @@ impl SubtaskMetrics {
         self.store.lock().map(|s| *s).unwrap_or_default()
     }
 
-    fn publish(&self, local: &mut StateLatency, stats: Option<StoreStats>) {
+    /// State accesses per key group since the subtask started.
+    pub fn key_group_accesses(&self) -> Vec<u64> {
+        self.key_group_accesses.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// Whether the subtask is still part of the job.
+    pub fn is_live(&self) -> bool {
+        self.retired.load(Relaxed) == 0
+    }
+
+    fn publish(&self, local: &mut StateLatency, stats: Option<StoreStats>, accesses: &[u64]) {
+        if let Ok(mut a) = self.key_group_accesses.lock() {
+            a.clear();
+            a.extend_from_slice(accesses);
+        }
         if let Ok(mut t) = self.latency_total.lock() {
             t.add(local);
         }
@@ -126,7 +148,8 @@ impl SubtaskMetrics {
     }
 }
 
-/// One operator's shared pieces: its block cache (RocksDB state only).
+/// One operator's shared pieces: its block cache and write-buffer budget
+/// (RocksDB state only) and its subtasks, which rescales add and retire.
 pub struct OperatorMetrics {
     /// Operator (stage) name.
     pub name: String,
@@ -134,8 +157,48 @@ pub struct OperatorMetrics {
     pub stateful: bool,
     /// Its block cache, when its state is in RocksDB.
     pub cache: Option<OperatorCache>,
-    /// Its subtasks.
-    pub subtasks: Vec<Arc<SubtaskMetrics>>,
+    /// Its write-buffer manager's budget, bytes (RocksDB state only).
+    pub write_buffer_budget: AtomicU64,
+    /// Every subtask it has had, in the order they started.
+    pub(crate) subtasks: Mutex<Vec<Arc<SubtaskMetrics>>>,
+}
+
+impl OperatorMetrics {
+    pub(crate) fn new(name: &str, stateful: bool, cache: Option<OperatorCache>) -> OperatorMetrics {
+        OperatorMetrics {
+            name: name.to_string(),
+            stateful,
+            cache,
+            write_buffer_budget: AtomicU64::new(0),
+            subtasks: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every subtask it has had, retired ones included (their counters are
+    /// part of the operator's totals).
+    pub fn subtasks(&self) -> Vec<Arc<SubtaskMetrics>> {
+        self.subtasks.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Subtasks running now.
+    pub fn parallelism(&self) -> u32 {
+        self.subtasks().iter().filter(|s| s.is_live()).count() as u32
+    }
+}
+
+/// Rescales so far.
+#[derive(Default)]
+pub struct RescaleMetrics {
+    /// Changes of parallelism completed.
+    pub rescales: AtomicU64,
+    /// Changes of memory completed.
+    pub resizes: AtomicU64,
+    /// Key groups moved.
+    pub key_groups_moved: AtomicU64,
+    /// State bytes moved.
+    pub bytes_moved: AtomicU64,
+    /// Durations of the rescales, nanoseconds.
+    pub durations: Mutex<Vec<u64>>,
 }
 
 /// Every metric of a job; shared with exporters while the job runs.
@@ -156,6 +219,8 @@ pub struct JobMetrics {
     /// End-to-end latency of rows reaching the sinks (source emission to
     /// sink), nanoseconds.
     pub e2e_latency: Mutex<Histogram<u64>>,
+    /// Rescales and resizes.
+    pub rescale: RescaleMetrics,
 }
 
 impl JobMetrics {
@@ -173,20 +238,28 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 pub(crate) struct Timed<S> {
     inner: S,
     local: StateLatency,
+    accesses: Vec<u64>,
     metrics: Arc<SubtaskMetrics>,
     last_publish: Instant,
 }
 
 impl<S: StateStore> Timed<S> {
-    pub fn new(inner: S, metrics: Arc<SubtaskMetrics>) -> Timed<S> {
-        Timed { inner, local: StateLatency::default(), metrics, last_publish: Instant::now() }
+    pub fn new(inner: S, metrics: Arc<SubtaskMetrics>, key_groups: u32) -> Timed<S> {
+        let accesses = vec![0; key_groups as usize];
+        Timed { inner, local: StateLatency::default(), accesses, metrics, last_publish: Instant::now() }
+    }
+
+    fn count(&mut self, kg: u16) {
+        if let Some(n) = self.accesses.get_mut(kg as usize) {
+            *n += 1;
+        }
     }
 
     /// Publishes if due (or always with `force`).
     pub fn maybe_publish(&mut self, force: bool) {
         if force || self.last_publish.elapsed() >= PUBLISH_EVERY {
             let stats = self.inner.stats();
-            self.metrics.publish(&mut self.local, stats);
+            self.metrics.publish(&mut self.local, stats, &self.accesses);
             self.last_publish = Instant::now();
         }
     }
@@ -198,6 +271,7 @@ fn record(h: &mut Histogram<u64>, since: Instant) {
 
 impl<S: StateStore> StateStore for Timed<S> {
     fn get(&mut self, state: StateId, kg: u16, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StateError> {
+        self.count(kg);
         let t = Instant::now();
         let r = self.inner.get(state, kg, key, value);
         record(&mut self.local.get, t);
@@ -205,6 +279,7 @@ impl<S: StateStore> StateStore for Timed<S> {
     }
 
     fn put(&mut self, state: StateId, kg: u16, key: &[u8], value: &[u8]) -> Result<(), StateError> {
+        self.count(kg);
         let t = Instant::now();
         let r = self.inner.put(state, kg, key, value);
         record(&mut self.local.put, t);
@@ -212,6 +287,7 @@ impl<S: StateStore> StateStore for Timed<S> {
     }
 
     fn merge(&mut self, state: StateId, kg: u16, key: &[u8], operand: &[u8]) -> Result<(), StateError> {
+        self.count(kg);
         let t = Instant::now();
         let r = self.inner.merge(state, kg, key, operand);
         record(&mut self.local.put, t);
@@ -219,6 +295,7 @@ impl<S: StateStore> StateStore for Timed<S> {
     }
 
     fn delete(&mut self, state: StateId, kg: u16, key: &[u8]) -> Result<(), StateError> {
+        self.count(kg);
         let t = Instant::now();
         let r = self.inner.delete(state, kg, key);
         record(&mut self.local.put, t);
@@ -232,6 +309,7 @@ impl<S: StateStore> StateStore for Timed<S> {
         prefix: &[u8],
         f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), StateError> {
+        self.count(kg);
         let t = Instant::now();
         let r = self.inner.scan(state, kg, prefix, f);
         record(&mut self.local.get, t);
@@ -251,6 +329,22 @@ impl<S: StateStore> StateStore for Timed<S> {
 
     fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
         self.inner.expire(state, before)
+    }
+
+    fn state_count(&self) -> usize {
+        self.inner.state_count()
+    }
+
+    fn export_key_groups(
+        &mut self,
+        groups: &[u16],
+        scratch: &std::path::Path,
+    ) -> Result<crate::state::transfer::Exported, StateError> {
+        self.inner.export_key_groups(groups, scratch)
+    }
+
+    fn import_key_groups(&mut self, data: crate::state::transfer::Exported) -> Result<(), StateError> {
+        self.inner.import_key_groups(data)
     }
 
     fn stats(&self) -> Option<StoreStats> {

@@ -6,15 +6,20 @@
 //! ([`operator::Context`]); routing ([`exchange`]) and state placement
 //! ([`job`]) belong to the runtime, as in Flink and timely-dataflow.
 
+pub mod control;
 pub mod exchange;
 pub mod exporter;
 pub mod graph;
 pub mod job;
 pub mod metrics;
+pub(crate) mod migrate;
 pub mod operator;
+pub(crate) mod routing;
 pub mod snapshot;
 pub mod source;
+pub(crate) mod task;
 
+pub use control::{Change, Control, ControlError, Memory, Order, RescaleOptions, Strategy};
 pub use exchange::Partition;
 pub use graph::JobGraph;
 pub use job::{run, start, Backend, EngineError, JobOutput, RocksConfig, RunConfig, RunningJob};

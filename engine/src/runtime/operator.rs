@@ -67,6 +67,7 @@ impl Timers {
 
 /// An operator's view of the runtime while it handles one row or timer.
 pub struct Context<'a> {
+    pub(crate) subtask: u32,
     pub(crate) key_group: u16,
     pub(crate) watermark: u64,
     pub(crate) state: &'a mut dyn StateStore,
@@ -75,6 +76,12 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The id of the running subtask: unique in the job over its whole
+    /// life (rescales start subtasks with new ids, never reuse one).
+    pub fn subtask(&self) -> u32 {
+        self.subtask
+    }
+
     /// The key group of the current row or timer.
     pub fn key_group(&self) -> u16 {
         self.key_group

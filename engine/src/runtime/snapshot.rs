@@ -83,6 +83,9 @@ pub struct SubtaskSnapshot {
     pub put: Quantiles,
     /// Whether the subtask has ended.
     pub finished: bool,
+    /// A rescale retired it.
+    #[serde(default)]
+    pub retired: bool,
 }
 
 /// One operator, summed over its subtasks.
@@ -92,6 +95,10 @@ pub struct OperatorSnapshot {
     pub name: String,
     /// Subtasks.
     pub parallelism: u32,
+    /// The write-buffer budget of its subtasks together, bytes (0 without
+    /// RocksDB state).
+    #[serde(default)]
+    pub write_buffer_budget: u64,
     /// Whether it keeps keyed state.
     pub stateful: bool,
     /// Block-cache capacity, bytes (RocksDB state only).
@@ -163,6 +170,24 @@ pub struct JobSnapshot {
     pub latency_p99_ms: f64,
     /// Operators in topological order.
     pub operators: Vec<OperatorSnapshot>,
+    /// Rescales and resizes so far.
+    #[serde(default)]
+    pub rescale: RescaleSnapshot,
+}
+
+/// Rescales and resizes so far.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RescaleSnapshot {
+    /// Changes of parallelism completed.
+    pub rescales: u64,
+    /// Changes of memory completed.
+    pub resizes: u64,
+    /// Key groups moved.
+    pub key_groups_moved: u64,
+    /// State bytes moved.
+    pub bytes_moved: u64,
+    /// Duration of each rescale, seconds.
+    pub durations_s: Vec<f64>,
 }
 
 fn rate(n: u64, s: f64) -> f64 {
@@ -197,6 +222,7 @@ fn subtask(m: &SubtaskMetrics, lat: &StateLatency) -> SubtaskSnapshot {
         get: Quantiles::of(&lat.get),
         put: Quantiles::of(&lat.put),
         finished: m.finished.load(Relaxed) != 0,
+        retired: !m.is_live(),
     }
 }
 
@@ -216,7 +242,7 @@ impl JobMetrics {
             .map(|op| {
                 let (mut get, mut put) = (latency_histogram(), latency_histogram());
                 let subtasks: Vec<SubtaskSnapshot> = op
-                    .subtasks
+                    .subtasks()
                     .iter()
                     .map(|m| {
                         let lat = m.latency_total();
@@ -230,7 +256,8 @@ impl JobMetrics {
                 let (hits, misses) = (sum(&|s| s.block_cache_hits), sum(&|s| s.block_cache_misses));
                 OperatorSnapshot {
                     name: op.name.clone(),
-                    parallelism: op.subtasks.len() as u32,
+                    parallelism: op.parallelism(),
+                    write_buffer_budget: op.write_buffer_budget.load(Relaxed),
                     stateful: op.stateful,
                     cache_capacity: op.cache.as_ref().map(|c| c.capacity() as u64),
                     cache_usage: op.cache.as_ref().map(|c| c.usage() as u64),
@@ -238,8 +265,10 @@ impl JobMetrics {
                     records_in: sum(&|s| s.records_in),
                     records_out: sum(&|s| s.records_out),
                     useful_s: sumf(&|s| s.useful_s),
-                    true_processing_rate: sumf(&|s| s.true_processing_rate),
-                    true_output_rate: sumf(&|s| s.true_output_rate),
+                    // A retired subtask's rates are of a past configuration:
+                    // the operator's are those of the subtasks it runs now.
+                    true_processing_rate: sumf(&|s| if s.retired { 0.0 } else { s.true_processing_rate }),
+                    true_output_rate: sumf(&|s| if s.retired { 0.0 } else { s.true_output_rate }),
                     backpressure_s: sumf(&|s| s.backpressure_s),
                     disk_read_bytes: sum(&|s| s.disk_read_bytes),
                     state_bytes: sum(&|s| s.memtable_bytes + s.sst_bytes),
@@ -268,6 +297,18 @@ impl JobMetrics {
             latency_p50_ms: quantile_us(&e2e, 0.5) / 1000.0,
             latency_p99_ms: quantile_us(&e2e, 0.99) / 1000.0,
             operators,
+            rescale: RescaleSnapshot {
+                rescales: self.rescale.rescales.load(Relaxed),
+                resizes: self.rescale.resizes.load(Relaxed),
+                key_groups_moved: self.rescale.key_groups_moved.load(Relaxed),
+                bytes_moved: self.rescale.bytes_moved.load(Relaxed),
+                durations_s: self
+                    .rescale
+                    .durations
+                    .lock()
+                    .map(|d| d.iter().map(|&ns| ns as f64 / 1e9).collect())
+                    .unwrap_or_default(),
+            },
         }
     }
 }

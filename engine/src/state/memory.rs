@@ -90,6 +90,10 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    fn state_count(&self) -> usize {
+        self.states.len()
+    }
+
     fn delete_key_groups(&mut self, groups: RangeInclusive<u16>) -> Result<(), StateError> {
         for s in &mut self.states {
             s.retain(|(g, _), _| !groups.contains(g));

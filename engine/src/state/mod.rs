@@ -13,9 +13,12 @@ pub mod direct_io;
 pub mod memory;
 pub mod rocks;
 pub mod traced;
+pub mod transfer;
 
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use transfer::Exported;
 
 /// One keyed state of an operator: an index into the names the store was
 /// opened with (a column family in RocksDB).
@@ -49,6 +52,9 @@ pub enum StateError {
         /// What went wrong.
         reason: String,
     },
+    /// Moving key groups between stores failed.
+    #[error("key-group transfer: {0}")]
+    Transfer(String),
     /// A state id the store was not opened with.
     #[error("unknown state id {0}")]
     UnknownState(u16),
@@ -107,6 +113,22 @@ pub trait StateStore: Send {
     /// The backend's own statistics, when it keeps any (RocksDB does).
     fn stats(&self) -> Option<StoreStats> {
         None
+    }
+
+    /// How many states the store was opened with.
+    fn state_count(&self) -> usize;
+
+    /// Copies every entry of `groups` (ascending), in every state, out of
+    /// the store (the caller deletes them with
+    /// [`StateStore::delete_key_groups`] once they have arrived); files go
+    /// into `scratch`, on the file system of the target store.
+    fn export_key_groups(&mut self, groups: &[u16], _scratch: &Path) -> Result<Exported, StateError> {
+        transfer::export_by_scan(self, groups)
+    }
+
+    /// Adds what another store of the same kind exported.
+    fn import_key_groups(&mut self, data: Exported) -> Result<(), StateError> {
+        transfer::import_by_put(self, data)
     }
 
     /// Called once when the subtask ends: stops tracers, releases what the
@@ -175,6 +197,15 @@ impl<S: StateStore + ?Sized> StateStore for Box<S> {
     fn stats(&self) -> Option<StoreStats> {
         (**self).stats()
     }
+    fn state_count(&self) -> usize {
+        (**self).state_count()
+    }
+    fn export_key_groups(&mut self, groups: &[u16], scratch: &Path) -> Result<Exported, StateError> {
+        (**self).export_key_groups(groups, scratch)
+    }
+    fn import_key_groups(&mut self, data: Exported) -> Result<(), StateError> {
+        (**self).import_key_groups(data)
+    }
     fn finish(&mut self) -> Result<(), StateError> {
         (**self).finish()
     }
@@ -190,7 +221,7 @@ pub(crate) mod conformance {
     /// the bound are gone and every other entry is intact.
     pub fn check_expiry<S: StateStore>(store: &mut S, settle: &dyn Fn(&mut S)) {
         let (a, b) = (StateId(0), StateId(1));
-        let key = |p: &[u8], t: u64, seq: u32| {
+        let key = |p: &[u8], t: u64, seq: u64| {
             let mut k = p.to_vec();
             crate::row::encode_time_suffix(t, seq, &mut k);
             k

@@ -17,6 +17,7 @@ use rust_rocksdb::{
 
 use super::cache::OperatorCache;
 use super::direct_io::check_direct_io;
+use super::transfer::{runs, Exported, ExportedData};
 use super::{StateError, StateId, StateStore, StoreStats};
 use crate::keygroup::KeyGroups;
 
@@ -71,6 +72,8 @@ impl RocksOptions {
 pub struct RocksStore {
     db: DB,
     opts: Options,
+    /// A state's column-family options, for the SST files of a transfer.
+    cf_opts: Options,
     write: WriteOptions,
     dir: PathBuf,
     states: Vec<String>,
@@ -180,6 +183,7 @@ impl RocksStore {
         Ok(RocksStore {
             db,
             opts,
+            cf_opts: cf_opts.clone(),
             write,
             dir: dir.to_path_buf(),
             states: states.iter().map(|s| s.to_string()).collect(),
@@ -353,6 +357,72 @@ impl StateStore for RocksStore {
         Ok(())
     }
 
+    fn state_count(&self) -> usize {
+        self.states.len()
+    }
+
+    /// One SST file per state with the groups' entries (a bounded scan per
+    /// run of key groups into `SstFileWriter`), for
+    /// [`StateStore::import_key_groups`] to ingest by moving the file.
+    fn export_key_groups(&mut self, groups: &[u16], scratch: &Path) -> Result<Exported, StateError> {
+        std::fs::create_dir_all(scratch)
+            .map_err(|e| StateError::Directory { dir: scratch.to_path_buf(), reason: e.to_string() })?;
+        static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
+        let (mut keys, mut bytes, mut files) = (0u64, 0u64, Vec::new());
+        for s in 0..self.states.len() {
+            let state = StateId(s as u16);
+            let path = scratch.join(format!("move-{}.sst", NEXT_FILE.fetch_add(1, Relaxed)));
+            let mut writer = rust_rocksdb::SstFileWriter::create(&self.cf_opts);
+            let mut opened = false;
+            let cf = self.cf(state)?;
+            for run in runs(groups) {
+                let (mut from, mut to) = (Vec::new(), Vec::new());
+                self.key_groups.write_prefix(*run.start(), &mut from);
+                let mut read = ReadOptions::default();
+                read.set_total_order_seek(true);
+                if (*run.end() as u32) + 1 < self.key_groups.max_parallelism() {
+                    self.key_groups.write_prefix(run.end() + 1, &mut to);
+                    read.set_iterate_upper_bound(to);
+                }
+                let mut it = self.db.raw_iterator_cf_opt(cf, read);
+                it.seek(&from);
+                while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                    if !opened {
+                        writer.open(&path).map_err(|e| rocks(&self.dir, e))?;
+                        opened = true;
+                    }
+                    writer.put(k, v).map_err(|e| rocks(&self.dir, e))?;
+                    keys += 1;
+                    bytes += (k.len() + v.len()) as u64;
+                    it.next();
+                }
+                it.status().map_err(|e| rocks(&self.dir, e))?;
+            }
+            // An empty file cannot be written (nor ingested): a state with
+            // nothing in these groups sends nothing.
+            if opened {
+                writer.finish().map_err(|e| rocks(&self.dir, e))?;
+                files.push((state, path));
+            }
+        }
+        Ok(Exported { groups: groups.to_vec(), keys, bytes, data: ExportedData::SstFiles(files) })
+    }
+
+    fn import_key_groups(&mut self, data: Exported) -> Result<(), StateError> {
+        match data.data {
+            ExportedData::SstFiles(files) => {
+                let mut opts = rust_rocksdb::IngestExternalFileOptions::default();
+                opts.set_move_files(true);
+                for (state, path) in files {
+                    let cf = self.cf(state)?;
+                    self.db.ingest_external_file_cf_opts(cf, &opts, vec![&path]).map_err(|e| rocks(&self.dir, e))?;
+                }
+                Ok(())
+            }
+            entries => super::transfer::import_by_put(self, Exported { data: entries, ..data }),
+        }
+    }
+
     fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
         let e = self.expiry.get(state.0 as usize).ok_or(StateError::UnknownState(state.0))?;
         e.fetch_max(before, Relaxed);
@@ -435,6 +505,40 @@ mod tests {
                 s.db().compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
             }
         });
+    }
+
+    #[test]
+    fn key_groups_move_between_dbs_as_sst_files() {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let cache = OperatorCache::new(1 << 20);
+        let opts = RocksOptions::new(&cache);
+        let mut from = RocksStore::open(&dir.path().join("a"), &["a", "b"], &opts).unwrap();
+        let mut to = RocksStore::open(&dir.path().join("b"), &["a", "b"], &opts).unwrap();
+        for kg in 0..128u16 {
+            for k in 0..20u32 {
+                from.put(StateId((k % 2) as u16), kg, &k.to_be_bytes(), &[kg as u8; 5]).unwrap();
+            }
+        }
+        from.merge(StateId(0), 127, b"m", b"x").unwrap();
+        from.merge(StateId(0), 127, b"m", b"y").unwrap();
+        from.flush().unwrap();
+        to.put(StateId(0), 126, b"stays", b"1").unwrap();
+        let groups: Vec<u16> = (120..=125).chain([127]).collect();
+        let want = super::super::transfer::checksums(&mut from, &groups).unwrap();
+        let out = from.export_key_groups(&groups, &dir.path().join("scratch")).unwrap();
+        assert_eq!(out.keys, 7 * 20 + 1);
+        to.import_key_groups(out).unwrap();
+        for run in super::super::transfer::runs(&groups) {
+            from.delete_key_groups(run).unwrap();
+        }
+        assert_eq!(super::super::transfer::checksums(&mut to, &groups).unwrap(), want);
+        let mut v = Vec::new();
+        assert!(to.get(StateId(0), 127, b"m", &mut v).unwrap());
+        assert_eq!(v, b"xy");
+        assert!(to.get(StateId(0), 126, b"stays", &mut v).unwrap());
+        assert!(!from.get(StateId(0), 121, &0u32.to_be_bytes(), &mut v).unwrap());
+        assert!(from.get(StateId(0), 126, &0u32.to_be_bytes(), &mut v).unwrap(), "group 126 stayed");
+        assert_eq!(std::fs::read_dir(dir.path().join("scratch")).unwrap().count(), 0, "files were moved in");
     }
 
     #[test]

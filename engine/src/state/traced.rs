@@ -229,6 +229,23 @@ impl<S: StateStore> StateStore for Traced<S> {
         self.inner.stats()
     }
 
+    fn state_count(&self) -> usize {
+        self.inner.state_count()
+    }
+
+    /// A move is not an access of the operator's: not recorded.
+    fn export_key_groups(
+        &mut self,
+        groups: &[u16],
+        scratch: &std::path::Path,
+    ) -> Result<super::transfer::Exported, StateError> {
+        self.inner.export_key_groups(groups, scratch)
+    }
+
+    fn import_key_groups(&mut self, data: super::transfer::Exported) -> Result<(), StateError> {
+        self.inner.import_key_groups(data)
+    }
+
     fn finish(&mut self) -> Result<(), StateError> {
         self.recorder.flush();
         self.inner.finish()
