@@ -111,7 +111,8 @@ fn check(query: Query) {
     let seeds: Vec<u64> = match std::env::var("MEMSCALE_RESCALE_SEED").ok().and_then(|s| s.parse().ok()) {
         Some(s) => vec![s],
         None => {
-            let base = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+            let base =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
             (0..cases).map(|k| base.wrapping_add(k.wrapping_mul(0x9e37_79b9_7f4a_7c15)) ^ query as u64).collect()
         }
     };

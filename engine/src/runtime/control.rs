@@ -280,6 +280,25 @@ pub struct Control {
     rt: Arc<Runtime>,
 }
 
+/// Ends a stage's rescale however it ends: its subtasks may finish again,
+/// and those waiting to are woken.
+struct Rescaling<'a> {
+    rt: &'a Runtime,
+    stage: usize,
+}
+
+impl Drop for Rescaling<'_> {
+    fn drop(&mut self) {
+        self.rt.rescaling.store(0, Release);
+        let stages = self.rt.stages.lock().unwrap_or_else(|e| e.into_inner());
+        for l in &stages[self.stage].live {
+            if let Some(p) = &l.peer {
+                let _ = p.tx.try_send(Message::Wake);
+            }
+        }
+    }
+}
+
 /// Releases the one-change-at-a-time flag however a change ends.
 struct BusyGuard<'a>(&'a Runtime);
 
@@ -447,6 +466,8 @@ impl Control {
             (stages[i].live.clone(), stages[i].next_id)
         };
         let old_p = old_live.len() as u32;
+        rt.rescaling.store(i + 1, Release);
+        let _rescaling = Rescaling { rt, stage: i };
         let mut report = RescaleReport {
             operator: rt.graph.stages[i].name.clone(),
             from: old_p,
@@ -656,8 +677,9 @@ impl Control {
             }
             self.wake_upstream(i);
             let mut transfer = Duration::ZERO;
+            let mut ended = Vec::new();
             for _ in 0..planned {
-                let d = self.recv_done(&done_rx)?;
+                let d = self.recv_done(&done_rx, i, &mut ended)?;
                 if let Some(e) = d.error {
                     return Err(ControlError::Failed(e));
                 }
@@ -692,12 +714,45 @@ impl Control {
         }
     }
 
-    fn recv_done(&self, rx: &std::sync::mpsc::Receiver<SubtaskDone>) -> Result<SubtaskDone, ControlError> {
+    /// An upstream subtask that ended before it saw a new table never
+    /// sends its end to the targets that table added: send it for it (a
+    /// second end is harmless; `ended` remembers whom it was sent for).
+    fn end_for_finished_senders(&self, i: usize, ended: &mut Vec<(usize, u32)>) {
+        let upstream: Vec<Vec<u32>> = {
+            let stages = self.rt.stages.lock().unwrap_or_else(|e| e.into_inner());
+            self.rt.graph.stages[i]
+                .inputs
+                .iter()
+                .map(|inp| stages[inp.from].live.iter().map(|l| l.id).collect())
+                .collect()
+        };
+        for (port, inp) in self.rt.graph.stages[i].inputs.iter().enumerate() {
+            let subtasks = self.rt.metrics.operators[inp.from].subtasks();
+            for &id in &upstream[port] {
+                let finished = subtasks.iter().any(|m| m.subtask == id && m.finished.load(Relaxed) != 0 && m.is_live());
+                if !finished || ended.contains(&(port, id)) {
+                    continue;
+                }
+                ended.push((port, id));
+                for t in &self.rt.inputs[i][port].table().targets {
+                    let _ = t.tx.send(Message::End { port: port as u8, from: id });
+                }
+            }
+        }
+    }
+
+    fn recv_done(
+        &self,
+        rx: &std::sync::mpsc::Receiver<SubtaskDone>,
+        i: usize,
+        ended: &mut Vec<(usize, u32)>,
+    ) -> Result<SubtaskDone, ControlError> {
         let t = Instant::now();
         loop {
             match rx.recv_timeout(Duration::from_millis(20)) {
                 Ok(d) => return Ok(d),
                 Err(RecvTimeoutError::Timeout) => {
+                    self.end_for_finished_senders(i, ended);
                     if self.rt.abort.load(Relaxed) {
                         return Err(ControlError::Failed("a subtask failed during the change".into()));
                     }

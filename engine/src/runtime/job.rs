@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -208,9 +208,17 @@ pub(crate) struct Runtime {
     pub barrier_epoch: AtomicU64,
     /// A change is running.
     pub busy: AtomicBool,
+    /// 1 + the stage being rescaled (0: none): its subtasks stay, even with
+    /// every input ended, until the last step is done.
+    pub rescaling: AtomicUsize,
 }
 
 impl Runtime {
+    /// Whether stage `i` is being rescaled.
+    pub fn is_rescaling(&self, i: usize) -> bool {
+        self.rescaling.load(Relaxed) == i + 1
+    }
+
     /// A subtask failed: wake every other one, so that it stops instead of
     /// waiting on input that never comes.
     pub fn fail(&self) {
@@ -299,6 +307,7 @@ impl Runtime {
         let store = self.open_store(i, live.id)?;
         let outputs = self.outputs(i, live.id, position, m.clone());
         let task = OperatorTask {
+            stage: i,
             name: s.name.clone(),
             id: live.id,
             op: f(live.id),
@@ -564,6 +573,7 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
         aligned: AtomicU64::new(0),
         barrier_epoch: AtomicU64::new(0),
         busy: AtomicBool::new(false),
+        rescaling: AtomicUsize::new(0),
     });
 
     let live: Vec<Vec<Live>> =

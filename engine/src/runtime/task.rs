@@ -131,6 +131,7 @@ struct Change {
 }
 
 pub(crate) struct OperatorTask {
+    pub stage: usize,
     pub name: String,
     pub id: u32,
     pub op: Box<dyn Operator>,
@@ -454,7 +455,9 @@ impl OperatorTask {
                 return Ok(Next::Retire);
             }
         }
-        if r.change.is_none() && self.inputs.all_ended() {
+        // A stage in a rescale stays until its last step, even when its
+        // inputs have ended: later steps still move key groups.
+        if r.change.is_none() && self.inputs.all_ended() && !self.rt.is_rescaling(self.stage) {
             return Ok(Next::Finish);
         }
         Ok(Next::Continue)
