@@ -89,7 +89,11 @@ fn run_rescaled(query: Query, backend: Backend, seed: u64) -> Result<Vec<Vec<Val
         match control.apply(std::slice::from_ref(&step.change)) {
             Ok(_) => applied += 1,
             Err(ControlError::Finished) => break,
-            Err(e) => return Err(format!("{step:?}: {e}")),
+            Err(e) => {
+                job.stop();
+                let cause = job.wait().err().map(|e| format!(" (the job: {e})")).unwrap_or_default();
+                return Err(format!("{step:?}: {e}{cause}"));
+            }
         }
     }
     let out = job.wait().map_err(|e| e.to_string())?;

@@ -41,6 +41,13 @@ pub enum Command {
     /// a 64 MiB block cache per operator, serving metrics on
     /// 127.0.0.1:9249/metrics and writing summary.json and metrics
     /// snapshots into out/run.
+    ///
+    /// Operators can be rescaled and resized while the query runs: scripted
+    /// with --rescale and --resize, or through the control endpoint
+    /// (--control-addr, JSON over HTTP: GET /job, GET /operators,
+    /// PUT /operators/OP/parallelism {"parallelism": 4, "strategy":
+    /// "progressive"}, PUT /operators/OP/memory {"cache": "256MiB"}).
+    /// Sources keep the parallelism they start with.
     Run(RunArgs),
     /// Profile a query's memory: run it once with block-level and key-level
     /// traces, model every stateful operator's block cache at every size,
@@ -460,6 +467,54 @@ pub struct RunArgs {
     /// CSV.
     #[arg(long, value_name = "FILE")]
     pub results: Option<PathBuf>,
+    /// Scripted rescales, TIME:OPERATOR=PARALLELISM,...: `20s:join=4,40s:join=2`
+    /// gives `join` 4 subtasks 20 s into the run and 2 at 40 s. Key groups
+    /// move to their new owners while the job runs; no row is lost or
+    /// duplicated. Sources keep their parallelism.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub rescale: Option<String>,
+    /// Scripted memory changes, TIME:OPERATOR=CACHE[/WRITE_BUFFERS],...:
+    /// `30s:join=256MiB` sets the operator's block cache (shared by its
+    /// subtasks) in place; `30s:join=256MiB/64MiB` also its write-buffer
+    /// budget, `30s:join=/64MiB` only that.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub resize: Option<String>,
+    /// How rescales move key groups: `progressive` (Megaphone's fluid
+    /// migration: a few key groups at a time while the rest flow; only rows
+    /// of a group in transit wait) or `stop-the-world` (the sources pause
+    /// behind a barrier, everything in flight drains, every group moves at
+    /// once: what Flink's restart from a checkpoint does).
+    #[arg(long, value_enum, default_value = "progressive")]
+    pub strategy: StrategyArg,
+    /// Key groups per step of a progressive rescale.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub migration_batch: usize,
+    /// Order of a progressive rescale's key groups: `key-group` (ascending)
+    /// or `hot-first` (most state accesses first).
+    #[arg(long, value_enum, default_value = "key-group")]
+    pub order: OrderArg,
+    /// Control endpoint address (loopback unless you name another), or
+    /// `off`.
+    #[arg(long, default_value = "127.0.0.1:9250")]
+    pub control_addr: String,
+}
+
+/// How rescales move key groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// A few key groups at a time while everything else flows.
+    Progressive,
+    /// Pause, drain, move everything, resume.
+    StopTheWorld,
+}
+
+/// Order of a progressive rescale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OrderArg {
+    /// Ascending key group.
+    KeyGroup,
+    /// Most state accesses first.
+    HotFirst,
 }
 
 /// Options of `memscale profile`.

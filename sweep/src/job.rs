@@ -197,6 +197,17 @@ pub struct Finished {
     pub output: engine::runtime::JobOutput,
     /// Metrics at the end, with throughput over the job's own duration.
     pub snapshot: engine::runtime::snapshot::JobSnapshot,
+    /// What the scripted changes did.
+    pub reports: Vec<engine::runtime::control::Report>,
+}
+
+/// Changes to a run while it runs.
+#[derive(Default)]
+pub struct Changes {
+    /// Scripted changes.
+    pub schedule: Vec<crate::schedule::Scheduled>,
+    /// The control endpoint to serve.
+    pub endpoint: Option<engine::runtime::control_endpoint::BoundControl>,
 }
 
 /// Called with each periodic snapshot while the job runs.
@@ -213,6 +224,18 @@ impl JobSetup {
         interval: Duration,
         on_snapshot: OnSnapshot,
     ) -> Result<Finished> {
+        self.execute_with(endpoint, Changes::default(), interval, on_snapshot)
+    }
+
+    /// [`JobSetup::execute`], with the job's control endpoint served and
+    /// scripted changes carried out while it runs.
+    pub fn execute_with(
+        &self,
+        endpoint: Option<engine::runtime::exporter::BoundEndpoint>,
+        changes: Changes,
+        interval: Duration,
+        on_snapshot: OnSnapshot,
+    ) -> Result<Finished> {
         if let Some(dir) = &self.state_dir {
             if std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
                 bail!(
@@ -221,7 +244,7 @@ impl JobSetup {
                 );
             }
         }
-        let result = self.execute_inner(endpoint, interval, on_snapshot);
+        let result = self.execute_inner(endpoint, changes, interval, on_snapshot);
         if let (Some(dir), false) = (&self.state_dir, self.keep_state) {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -231,6 +254,7 @@ impl JobSetup {
     fn execute_inner(
         &self,
         endpoint: Option<engine::runtime::exporter::BoundEndpoint>,
+        changes: Changes,
         interval: Duration,
         on_snapshot: OnSnapshot,
     ) -> Result<Finished> {
@@ -238,6 +262,15 @@ impl JobSetup {
         let job = engine::runtime::start(graph, &self.run_config)?;
         let metrics = job.metrics();
         let _server = endpoint.map(|e| e.serve(metrics.clone()));
+        let _control = changes.endpoint.map(|e| e.serve(job.control()));
+        let started_at = std::time::Instant::now();
+        let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scheduler = (!changes.schedule.is_empty()).then(|| {
+            let (control, schedule, ended) = (job.control(), changes.schedule, ended.clone());
+            std::thread::spawn(move || {
+                crate::schedule::run(control, schedule, started_at, || ended.load(std::sync::atomic::Ordering::Relaxed))
+            })
+        });
         let bar = crate::progress::events(self.query.name());
         let started = std::time::Instant::now();
         let mut next_snapshot = started + interval;
@@ -261,12 +294,14 @@ impl JobSetup {
             }
         }
         bar.finish_and_clear();
+        ended.store(true, std::sync::atomic::Ordering::Relaxed);
+        let reports = scheduler.map(|t| t.join().unwrap_or_default()).unwrap_or_default();
         let output = job.wait()?;
         let mut snapshot = metrics.snapshot();
         snapshot.elapsed_s = output.elapsed.as_secs_f64();
         snapshot.throughput = snapshot.events as f64 / snapshot.elapsed_s.max(1e-9);
         on_snapshot(&snapshot)?;
-        Ok(Finished { output, snapshot })
+        Ok(Finished { output, snapshot, reports })
     }
 }
 

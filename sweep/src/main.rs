@@ -12,6 +12,7 @@ mod profile_cmd;
 mod progress;
 mod report;
 mod run_cmd;
+mod schedule;
 mod sim_cmd;
 mod sweep_cmd;
 mod trace_cmd;

@@ -11,8 +11,11 @@ use engine::runtime::exporter::BoundEndpoint;
 use engine::runtime::snapshot::JobSnapshot;
 use serde::Serialize;
 
-use crate::cli::RunArgs;
-use crate::job::parse_duration;
+use engine::runtime::control_endpoint::BoundControl;
+use engine::runtime::{Order, RescaleOptions, Strategy};
+
+use crate::cli::{OrderArg, RunArgs, StrategyArg};
+use crate::job::{parse_duration, Changes};
 use crate::output::write_json;
 
 /// What `summary.json` holds.
@@ -38,10 +41,14 @@ pub fn run(a: RunArgs) -> Result<()> {
     if let Some(e) = &endpoint {
         eprintln!("metrics: http://{}/metrics", e.addr());
     }
+    let changes = changes(&a, &setup)?;
     let mut setup = setup;
     setup.run_config.collect_results = a.results.is_some();
     let mut snapshots = Snapshots::create(&a.out)?;
-    let finished = setup.execute(endpoint, interval, &mut |s| snapshots.write(s))?;
+    let finished = setup.execute_with(endpoint, changes, interval, &mut |s| snapshots.write(s))?;
+    if !finished.reports.is_empty() {
+        write_json(&finished.reports, &a.out.join("rescales.json"))?;
+    }
     let s = &finished.snapshot;
     print_summary(setup.query.name(), s);
     let summary = Summary {
@@ -62,6 +69,50 @@ pub fn run(a: RunArgs) -> Result<()> {
         eprintln!("key trace: {n} accesses in {}", path.display());
     }
     Ok(())
+}
+
+/// The scripted changes and the control endpoint, checked against the
+/// query's operators before anything starts.
+fn changes(a: &RunArgs, setup: &crate::job::JobSetup) -> Result<Changes> {
+    let graph = engine::queries::build(setup.query, &setup.query_config);
+    let options = RescaleOptions {
+        strategy: match a.strategy {
+            StrategyArg::Progressive => Strategy::Progressive,
+            StrategyArg::StopTheWorld => Strategy::StopTheWorld,
+        },
+        batch: if a.migration_batch == 0 {
+            anyhow::bail!("--migration-batch must be at least 1")
+        } else {
+            a.migration_batch
+        },
+        order: match a.order {
+            OrderArg::KeyGroup => Order::KeyGroup,
+            OrderArg::HotFirst => Order::HotFirst,
+        },
+    };
+    let mut schedule = Vec::new();
+    if let Some(s) = &a.rescale {
+        schedule.extend(crate::schedule::parse_rescales(
+            s,
+            &graph,
+            setup.run_config.key_groups.max_parallelism(),
+            options,
+        )?);
+    }
+    if let Some(s) = &a.resize {
+        let rocksdb = matches!(setup.run_config.backend, engine::runtime::Backend::RocksDb(_));
+        schedule.extend(crate::schedule::parse_resizes(s, &graph, rocksdb)?);
+    }
+    let endpoint = match a.control_addr.as_str() {
+        "off" | "none" => None,
+        addr => {
+            let e = BoundControl::bind(addr)
+                .map_err(|e| anyhow::anyhow!("--control-addr {addr}: cannot listen: {}", e.reason))?;
+            eprintln!("control: http://{}/job", e.addr());
+            Some(e)
+        }
+    };
+    Ok(Changes { schedule, endpoint })
 }
 
 /// metrics.csv (one row per subtask and snapshot) and metrics.jsonl (one

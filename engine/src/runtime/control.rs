@@ -337,6 +337,11 @@ impl Control {
             .collect()
     }
 
+    /// Rescales and resizes so far.
+    pub fn rescale_totals(&self) -> super::snapshot::RescaleSnapshot {
+        self.rt.metrics.snapshot().rescale
+    }
+
     /// Whether a change is running.
     pub fn is_busy(&self) -> bool {
         self.rt.busy.load(Relaxed)
@@ -759,6 +764,9 @@ impl Control {
                     if t.elapsed() > STEP_TIMEOUT {
                         return Err(ControlError::Failed(format!("a step took over {} s", STEP_TIMEOUT.as_secs())));
                     }
+                }
+                Err(RecvTimeoutError::Disconnected) if self.rt.abort.load(Relaxed) => {
+                    return Err(ControlError::Failed("a subtask failed during the change".into()))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(ControlError::Failed("a subtask ended before its part of the change".into()))

@@ -264,6 +264,9 @@ impl Runtime {
                     direct_io: rc.direct_io,
                     partitioned_index_filters: rc.partitioned_index_filters,
                     key_groups: self.cfg.key_groups,
+                    // Checksums of moved groups need contents that change
+                    // only by the operator's writes.
+                    expire_in_compactions: !self.cfg.verify_migrations,
                     ..RocksOptions::new(cache)
                 };
                 let dir = rc.dir.join(&s.name).join(id.to_string());

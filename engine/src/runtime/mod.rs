@@ -7,6 +7,7 @@
 //! ([`job`]) belong to the runtime, as in Flink and timely-dataflow.
 
 pub mod control;
+pub mod control_endpoint;
 pub mod exchange;
 pub mod exporter;
 pub mod graph;

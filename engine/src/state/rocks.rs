@@ -50,6 +50,11 @@ pub struct RocksOptions {
     pub partitioned_index_filters: bool,
     /// Key-group layout.
     pub key_groups: KeyGroups,
+    /// Expired entries leave in compactions ([`StateStore::expire`]); off,
+    /// they stay (readers skip them anyway), so that a store's contents
+    /// change only through its own writes: what a checksum of moved key
+    /// groups needs.
+    pub expire_in_compactions: bool,
 }
 
 impl RocksOptions {
@@ -64,6 +69,7 @@ impl RocksOptions {
             cache_index_and_filter_blocks: true,
             partitioned_index_filters: true,
             key_groups: KeyGroups::default(),
+            expire_in_compactions: true,
         }
     }
 }
@@ -81,6 +87,7 @@ pub struct RocksStore {
     key: Vec<u8>,
     block_trace_on: bool,
     prefix_len: usize,
+    expire_in_compactions: bool,
     /// Per state, the time before which entries are expired (0: none),
     /// read by that column family's compaction filter.
     expiry: Vec<Arc<AtomicU64>>,
@@ -191,6 +198,7 @@ impl RocksStore {
             key: Vec::with_capacity(64),
             block_trace_on: false,
             prefix_len,
+            expire_in_compactions: o.expire_in_compactions,
             expiry,
         })
     }
@@ -425,7 +433,9 @@ impl StateStore for RocksStore {
 
     fn expire(&mut self, state: StateId, before: u64) -> Result<(), StateError> {
         let e = self.expiry.get(state.0 as usize).ok_or(StateError::UnknownState(state.0))?;
-        e.fetch_max(before, Relaxed);
+        if self.expire_in_compactions {
+            e.fetch_max(before, Relaxed);
+        }
         Ok(())
     }
 
