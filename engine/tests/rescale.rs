@@ -27,9 +27,9 @@ fn params() -> NexmarkParams {
     p
 }
 
-/// Events per second of wall time: the run lasts about two seconds, long
+/// Events per second of wall time: the run lasts about four seconds, long
 /// enough for every change to land inside it.
-const RATE: u64 = 16_000;
+const RATE: u64 = 10_000;
 
 /// One scheduled change: when (events emitted) and what.
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ fn schedule(seed: u64, operators: &[(String, u32)], events: u64) -> Vec<Step> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut parallelism: Vec<u32> = operators.iter().map(|o| o.1).collect();
     let n = rng.gen_range(3..=4);
-    let mut at: Vec<u64> = (0..n).map(|_| rng.gen_range(events / 10..events * 7 / 10)).collect();
+    let mut at: Vec<u64> = (0..n).map(|_| rng.gen_range(events / 10..events * 6 / 10)).collect();
     at.sort_unstable();
     at.into_iter()
         .map(|at_events| {
@@ -54,7 +54,7 @@ fn schedule(seed: u64, operators: &[(String, u32)], events: u64) -> Vec<Step> {
             parallelism[i] = p;
             let options = RescaleOptions {
                 strategy: if rng.gen_bool(0.5) { Strategy::Progressive } else { Strategy::StopTheWorld },
-                batch: rng.gen_range(1..=16),
+                batch: rng.gen_range(4..=24),
                 order: if rng.gen_bool(0.5) { Order::KeyGroup } else { Order::HotFirst },
             };
             Step { at_events, change: Change::Rescale { operator: operators[i].0.clone(), parallelism: p, options } }

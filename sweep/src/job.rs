@@ -199,6 +199,8 @@ pub struct Finished {
     pub snapshot: engine::runtime::snapshot::JobSnapshot,
     /// What the scripted changes did.
     pub reports: Vec<engine::runtime::control::Report>,
+    /// The job's metrics (latency by second, among others).
+    pub metrics: std::sync::Arc<engine::runtime::metrics::JobMetrics>,
 }
 
 /// Changes to a run while it runs.
@@ -301,7 +303,7 @@ impl JobSetup {
         snapshot.elapsed_s = output.elapsed.as_secs_f64();
         snapshot.throughput = snapshot.events as f64 / snapshot.elapsed_s.max(1e-9);
         on_snapshot(&snapshot)?;
-        Ok(Finished { output, snapshot, reports })
+        Ok(Finished { output, snapshot, reports, metrics })
     }
 }
 

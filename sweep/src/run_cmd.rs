@@ -11,6 +11,7 @@ use engine::runtime::exporter::BoundEndpoint;
 use engine::runtime::snapshot::JobSnapshot;
 use serde::Serialize;
 
+use engine::runtime::control::Report;
 use engine::runtime::control_endpoint::BoundControl;
 use engine::runtime::{Order, RescaleOptions, Strategy};
 
@@ -47,7 +48,28 @@ pub fn run(a: RunArgs) -> Result<()> {
     let mut snapshots = Snapshots::create(&a.out)?;
     let finished = setup.execute_with(endpoint, changes, interval, &mut |s| snapshots.write(s))?;
     if !finished.reports.is_empty() {
-        write_json(&finished.reports, &a.out.join("rescales.json"))?;
+        let records: Vec<ChangeRecord> = finished
+            .reports
+            .iter()
+            .map(|r| {
+                let (after, before) = match r {
+                    Report::Rescale(x) => {
+                        finished.metrics.latency_around(x.started_s, std::time::Duration::from_secs(LATENCY_WINDOW_S))
+                    }
+                    Report::Resize(_) => (0.0, 0.0),
+                };
+                ChangeRecord { report: r, e2e_p99_ms_10s_from_start: after, e2e_p99_ms_10s_before: before }
+            })
+            .collect();
+        for rec in &records {
+            if let Report::Rescale(x) = rec.report {
+                eprintln!(
+                    "rescale {} {}→{} at {:.1} s: e2e p99 {:.1} ms in the {LATENCY_WINDOW_S} s from its start, {:.1} ms in the {LATENCY_WINDOW_S} s before",
+                    x.operator, x.from, x.to, x.started_s, rec.e2e_p99_ms_10s_from_start, rec.e2e_p99_ms_10s_before
+                );
+            }
+        }
+        write_json(&records, &a.out.join("rescales.json"))?;
     }
     let s = &finished.snapshot;
     print_summary(setup.query.name(), s);
@@ -69,6 +91,19 @@ pub fn run(a: RunArgs) -> Result<()> {
         eprintln!("key trace: {n} accesses in {}", path.display());
     }
     Ok(())
+}
+
+/// Seconds of the latency windows after and before a rescale.
+const LATENCY_WINDOW_S: u64 = 10;
+
+/// One change in rescales.json: its report, and the end-to-end latency in
+/// the 10 s from its start against the 10 s before.
+#[derive(Serialize)]
+struct ChangeRecord<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    e2e_p99_ms_10s_from_start: f64,
+    e2e_p99_ms_10s_before: f64,
 }
 
 /// The scripted changes and the control endpoint, checked against the

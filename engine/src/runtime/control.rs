@@ -168,8 +168,11 @@ pub struct RescaleReport {
     /// sources stood still (stop-the-world), or the longest a row of a
     /// key group in transit was held (progressive).
     pub max_record_wait_ms: f64,
+    /// When the change started, seconds since the job did.
+    pub started_s: f64,
     /// End-to-end latency p99 of the rows that reached the sinks while
-    /// the change ran, ms (0 when none did).
+    /// the change ran, ms (0 when none did; rows a stop-the-world pause
+    /// held reach them after: see [`super::metrics::JobMetrics::latency_around`]).
     pub e2e_p99_ms_during: f64,
     /// End-to-end latency p99 of the whole run before the change, ms.
     pub e2e_p99_ms_before: f64,
@@ -487,6 +490,7 @@ impl Control {
             transfer_s: 0.0,
             mb_per_s: 0.0,
             max_record_wait_ms: 0.0,
+            started_s: t0.duration_since(rt.metrics.started).as_secs_f64(),
             e2e_p99_ms_during: 0.0,
             e2e_p99_ms_before: e2e_before.value_at_quantile(0.99) as f64 / 1e6,
         };

@@ -163,9 +163,8 @@ impl Outputs {
         self.metrics.records_out.fetch_add(rows.len() as u64, Relaxed);
         if let Some(sink) = &mut self.sink {
             let n = rows.len() as u64;
-            if let (Some(born), Ok(mut h)) = (self.born, sink.job.e2e_latency.lock()) {
-                let ns = (born.elapsed().as_nanos() as u64).max(1);
-                let _ = h.record_n(ns, n);
+            if let Some(born) = self.born {
+                sink.job.record_e2e((born.elapsed().as_nanos() as u64).max(1), n);
             }
             sink.job.results.fetch_add(n, Relaxed);
             if sink.collect.is_some() {

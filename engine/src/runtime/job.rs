@@ -531,6 +531,7 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
         sources_done_ns: Default::default(),
         e2e_latency: Mutex::new(latency_histogram()),
         rescale: Default::default(),
+        e2e_by_second: Mutex::new(Vec::new()),
     });
 
     // Version 1 of every input edge's table.

@@ -221,9 +221,51 @@ pub struct JobMetrics {
     pub e2e_latency: Mutex<Histogram<u64>>,
     /// Rescales and resizes.
     pub rescale: RescaleMetrics,
+    /// The same latencies by the second of the run they were recorded in
+    /// (2 significant digits): latency in any window, such as the seconds
+    /// around a rescale.
+    pub e2e_by_second: Mutex<Vec<Histogram<u64>>>,
 }
 
 impl JobMetrics {
+    /// Records `n` rows of end-to-end latency `ns`, now.
+    pub(crate) fn record_e2e(&self, ns: u64, n: u64) {
+        if let Ok(mut h) = self.e2e_latency.lock() {
+            let _ = h.record_n(ns, n);
+        }
+        let second = self.started.elapsed().as_secs() as usize;
+        if let Ok(mut by) = self.e2e_by_second.lock() {
+            while by.len() <= second {
+                by.push(Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("valid histogram bounds"));
+            }
+            let _ = by[second].record_n(ns, n);
+        }
+    }
+
+    /// End-to-end latency of the rows that reached the sinks in seconds
+    /// `from..to` of the run.
+    pub fn e2e_window(&self, from: Duration, to: Duration) -> Histogram<u64> {
+        let mut out = Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("valid histogram bounds");
+        if let Ok(by) = self.e2e_by_second.lock() {
+            let (a, b) = (from.as_secs() as usize, (to.as_secs_f64().ceil() as usize).min(by.len()));
+            for h in by.get(a..b.max(a)).unwrap_or(&[]) {
+                let _ = out.add(h);
+            }
+        }
+        out
+    }
+
+    /// End-to-end latency p99, ms, of rows that reached the sinks in the
+    /// `window` from `started_s` (seconds into the run, such as a
+    /// rescale's start) and in the `window` before it (steady state): what
+    /// a change cost the job's latency, rows it held that arrived later
+    /// included. 0 for a window without rows.
+    pub fn latency_around(&self, started_s: f64, window: Duration) -> (f64, f64) {
+        let at = Duration::from_secs_f64(started_s.max(0.0));
+        let p99 = |h: Histogram<u64>| if h.is_empty() { 0.0 } else { h.value_at_quantile(0.99) as f64 / 1e6 };
+        (p99(self.e2e_window(at, at + window)), p99(self.e2e_window(at.saturating_sub(window), at)))
+    }
+
     /// End-to-end latency histogram so far.
     pub fn e2e_latency(&self) -> Histogram<u64> {
         self.e2e_latency.lock().map(|h| h.clone()).unwrap_or_else(|_| latency_histogram())

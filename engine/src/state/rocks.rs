@@ -388,6 +388,11 @@ impl StateStore for RocksStore {
                 self.key_groups.write_prefix(*run.start(), &mut from);
                 let mut read = ReadOptions::default();
                 read.set_total_order_seek(true);
+                // A sequential scan of data leaving this store: read ahead
+                // in large direct reads, and keep it out of the cache the
+                // operator still uses.
+                read.set_readahead_size(2 << 20);
+                read.fill_cache(false);
                 if (*run.end() as u32) + 1 < self.key_groups.max_parallelism() {
                     self.key_groups.write_prefix(run.end() + 1, &mut to);
                     read.set_iterate_upper_bound(to);
