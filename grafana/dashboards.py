@@ -193,6 +193,21 @@ def job_overview():
         "bytes",
         [(f"memscale_block_cache_capacity_bytes{{{OP}}}", "{{operator}}")],
     )
+    b.panel(
+        "State moved by rescales",
+        "Key-group state moved by live rescales: bytes per second (the key groups and their count are in memscale_rescale_key_groups_moved_total).",
+        "Bps",
+        [(f"rate(memscale_rescale_bytes_moved_total[{RATE}])", "bytes moved")],
+    )
+    b.panel(
+        "Rescale duration",
+        "How long rescales took, from the call to the last key group installed (p50 and max of those so far).",
+        "s",
+        [
+            ("histogram_quantile(0.5, sum by (le) (memscale_rescale_duration_seconds_bucket))", "p50"),
+            ("histogram_quantile(1, sum by (le) (memscale_rescale_duration_seconds_bucket))", "max"),
+        ],
+    )
     return b
 
 

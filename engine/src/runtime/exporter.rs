@@ -15,6 +15,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use super::metrics::JobMetrics;
@@ -224,6 +225,16 @@ pub fn render(s: &JobSnapshot) -> String {
             (vec![("quantile", "0.99".to_string())], s.latency_p99_ms / 1e3),
         ],
     );
+    let r = &s.rescale;
+    f.counter("memscale_rescales", "Changes of parallelism completed.", vec![(Vec::new(), r.rescales)]);
+    f.counter("memscale_resizes", "Changes of memory completed.", vec![(Vec::new(), r.resizes)]);
+    f.counter("memscale_rescale_key_groups_moved", "Key groups moved by rescales.", vec![(Vec::new(), r.key_groups_moved)]);
+    f.counter("memscale_rescale_bytes_moved", "State bytes moved by rescales.", vec![(Vec::new(), r.bytes_moved)]);
+    let durations = Histogram::new(exponential_buckets(0.01, 2.0, 12));
+    for d in &r.durations_s {
+        durations.observe(*d);
+    }
+    f.registry.register("memscale_rescale_duration_seconds", "Duration of each rescale.", durations);
     f.gauge("memscale_uptime_seconds", "Seconds since the job started.", vec![(Vec::new(), s.elapsed_s)]);
     let mut out = String::new();
     // Writing into a String cannot fail.

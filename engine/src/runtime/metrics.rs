@@ -242,12 +242,12 @@ impl JobMetrics {
         }
     }
 
-    /// End-to-end latency of the rows that reached the sinks in seconds
-    /// `from..to` of the run.
+    /// End-to-end latency of the rows that reached the sinks in the whole
+    /// seconds `from..to` of the run (fractions cut off).
     pub fn e2e_window(&self, from: Duration, to: Duration) -> Histogram<u64> {
         let mut out = Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("valid histogram bounds");
         if let Ok(by) = self.e2e_by_second.lock() {
-            let (a, b) = (from.as_secs() as usize, (to.as_secs_f64().ceil() as usize).min(by.len()));
+            let (a, b) = (from.as_secs() as usize, (to.as_secs() as usize).min(by.len()));
             for h in by.get(a..b.max(a)).unwrap_or(&[]) {
                 let _ = out.add(h);
             }
