@@ -4,12 +4,19 @@
 //! state lives in RocksDB with direct I/O, so that what it measures is what
 //! a Flink job with the RocksDB backend sees.
 //!
-//! So far: [`keygroup`] (Flink's key-group assignment), [`nexmark`]
-//! (deterministic, splittable Nexmark events with the state-size
-//! parameters exposed) and [`state`] (one state trait, an in-memory and a
-//! RocksDB implementation, the operator's shared resizable block cache,
-//! direct-I/O checks, RocksDB's block-cache tracer, key-level access
-//! traces). The runtime (operators, exchange, windows, queries) is next.
+//! - [`keygroup`]: Flink's key-group assignment;
+//! - [`nexmark`]: deterministic, splittable Nexmark events with the
+//!   state-size parameters exposed;
+//! - [`state`]: one state trait, an in-memory and a RocksDB
+//!   implementation, the operator's shared resizable block cache,
+//!   direct-I/O checks, RocksDB's block-cache tracer, key-level access
+//!   traces, key-group transfer between stores;
+//! - [`runtime`]: subtask threads over bounded channels routed by
+//!   versioned key-group tables, watermarks, timers, metrics and their
+//!   Prometheus endpoint, and live rescaling ([`runtime::control`]: an
+//!   operator's parallelism by key-group migration, its memory in place);
+//! - [`operators`] and [`queries`]: windows, joins, aggregates, top-N,
+//!   dedup; the Nexmark queries and their single-threaded references.
 
 #![warn(missing_docs)]
 

@@ -2,10 +2,12 @@
 //! backends, at parallelism 1 and 3 (the results as multisets, after
 //! applying retractions).
 
+mod common;
+
+use common::{assert_same_rows, per_bidder_totals};
 use engine::nexmark::{NexmarkParams, Preset};
 use engine::queries::reference::{materialize, reference};
 use engine::queries::{build, Query, QueryConfig};
-use engine::row::Value;
 use engine::runtime::{run, Backend, RocksConfig, RunConfig};
 
 /// 40 s of event time at 1000 events/s: four tumbling windows, twenty hops,
@@ -39,21 +41,9 @@ fn check(query: Query) {
             if query == Query::Q12 {
                 got = per_bidder_totals(got);
             }
-            assert_eq!(got.len(), want.len(), "{label}: {} rows, reference {}", got.len(), want.len());
-            if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-                panic!("{label}: first difference at row {i}:\n got {:?}\nwant {:?}", got[i], want[i]);
-            }
+            assert_same_rows(&label, &got, &want);
         }
     }
-}
-
-/// q12's windows follow the wall clock; its per-bidder totals do not.
-fn per_bidder_totals(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
-    let mut totals = std::collections::BTreeMap::new();
-    for r in rows {
-        *totals.entry(r[0].int()).or_insert(0) += r[1].int();
-    }
-    totals.into_iter().map(|(b, n)| vec![Value::Int(b), Value::Int(n)]).collect()
 }
 
 macro_rules! query_tests {

@@ -10,6 +10,9 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{assert_same_rows, per_bidder_totals};
 use engine::nexmark::{NexmarkParams, Preset};
 use engine::queries::reference::{materialize, reference};
 use engine::queries::{build, Query, QueryConfig};
@@ -109,7 +112,6 @@ fn run_rescaled(query: Query, backend: Backend, seed: u64) -> Result<Vec<Vec<Val
 
 fn check(query: Query) {
     let want = reference(query, &params());
-    let want = if query == Query::Q12 { per_bidder_totals(want) } else { want };
     assert!(!want.is_empty());
     let cases: u64 = std::env::var("MEMSCALE_RESCALE_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let seeds: Vec<u64> = match std::env::var("MEMSCALE_RESCALE_SEED").ok().and_then(|s| s.parse().ok()) {
@@ -133,21 +135,9 @@ fn check(query: Query) {
             let label = format!("{query} on {name}, schedule seed {seed} (MEMSCALE_RESCALE_SEED={seed} replays it)");
             let got = run_rescaled(query, backend, seed).unwrap_or_else(|e| panic!("{label}: {e}"));
             let got = if query == Query::Q12 { per_bidder_totals(got) } else { got };
-            assert_eq!(got.len(), want.len(), "{label}: {} rows, reference {}", got.len(), want.len());
-            if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-                panic!("{label}: first difference at row {i}:\n got {:?}\nwant {:?}", got[i], want[i]);
-            }
+            assert_same_rows(&label, &got, &want);
         }
     }
-}
-
-/// q12's windows follow the wall clock; its per-bidder totals do not.
-fn per_bidder_totals(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
-    let mut totals = std::collections::BTreeMap::new();
-    for r in rows {
-        *totals.entry(r[0].int()).or_insert(0) += r[1].int();
-    }
-    totals.into_iter().map(|(b, n)| vec![Value::Int(b), Value::Int(n)]).collect()
 }
 
 macro_rules! rescale_tests {

@@ -141,8 +141,7 @@ fn changes(a: &RunArgs, setup: &crate::job::JobSetup) -> Result<Changes> {
     let endpoint = match a.control_addr.as_str() {
         "off" | "none" => None,
         addr => {
-            let e = BoundControl::bind(addr)
-                .map_err(|e| anyhow::anyhow!("--control-addr {addr}: cannot listen: {}", e.reason))?;
+            let e = BoundControl::bind(addr)?;
             eprintln!("control: http://{}/job", e.addr());
             Some(e)
         }

@@ -152,6 +152,7 @@ fn every_panel_query_returns_data_from_a_real_prometheus() {
     let _run = Killed(
         Command::new(env!("CARGO_BIN_EXE_memscale"))
             .args(["run", "--query", "q20", "--duration", "60s", "--rate", "20000", "--write-buffer", "256KiB"])
+            .args(["--control-addr", "off"])
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}"), "--out"])
             .arg(&run_dir)
             .stdout(Stdio::null())

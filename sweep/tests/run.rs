@@ -24,7 +24,17 @@ fn fails_with(out: &Output, needles: &[&str]) {
 
 fn run_in(dir: &Path, extra: &[&str]) -> Output {
     let out = dir.join("run");
-    let mut args = vec!["run", "--events", "20000", "--metrics-addr", "off", "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        "--events",
+        "20000",
+        "--metrics-addr",
+        "off",
+        "--control-addr",
+        "off",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     memscale(&args)
 }
@@ -84,10 +94,112 @@ fn bad_options_exit_2_and_say_why() {
         &memscale(&["run", "--events", "10", "--metrics-addr", &addr, "--out", out.to_str().unwrap()]),
         &["--metrics-addr", &addr, "in use"],
     );
+    // Rescale and resize schedules are checked before the job starts.
+    fails_with(&run_in(dir.path(), &["--rescale", "1s:join=0"]), &["--rescale join=0", "1..=128"]);
+    fails_with(&run_in(dir.path(), &["--rescale", "1s:join=129"]), &["--rescale join=129"]);
+    fails_with(
+        &run_in(dir.path(), &["--rescale", "1s:window=2"]),
+        &["--rescale", "no operator `window`", "source, join"],
+    );
+    fails_with(&run_in(dir.path(), &["--rescale", "join=2"]), &["--rescale", "TIME:OPERATOR=VALUE"]);
+    fails_with(&run_in(dir.path(), &["--rescale", "1s:source=2"]), &["--rescale", "sources keep"]);
+    fails_with(&run_in(dir.path(), &["--resize", "1s:join=0"]), &["--resize join=0", "below 1MiB"]);
+    fails_with(&run_in(dir.path(), &["--migration-batch", "0"]), &["--migration-batch"]);
+    fails_with(
+        &memscale(&[
+            "run",
+            "--events",
+            "10",
+            "--metrics-addr",
+            "off",
+            "--control-addr",
+            &addr,
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        &["--control-addr", &addr, "in use"],
+    );
     // State left by an earlier run is not silently reused.
     let state = dir.path().join("old-state");
     std::fs::create_dir_all(state.join("join")).unwrap();
     fails_with(&run_in(dir.path(), &["--state-dir", state.to_str().unwrap()]), &["not empty", "old-state"]);
+}
+
+/// A run rescaled and resized by schedule and through the control
+/// endpoint gives the query's exact result; the endpoint answers bad
+/// requests with the status and a reason, and the job runs on.
+#[test]
+fn rescaled_runs_keep_their_results_and_the_endpoint_answers() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let results = dir.path().join("q20.csv");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_memscale"))
+        .args(["run", "--query", "q20", "--events", "40000", "--rate", "10000", "--write-buffer", "256KiB"])
+        .args(["--rescale", "1s:join=3,2s:join=2", "--resize", "1500ms:join=8MiB", "--strategy", "stop-the-world"])
+        .args(["--metrics-addr", "off", "--control-addr", &addr, "--out", out.to_str().unwrap()])
+        .args(["--results", results.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = |method: &str, path: &str, body: &str| -> (u16, serde_json::Value) {
+        use std::io::{Read, Write};
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut s = loop {
+            match std::net::TcpStream::connect(&addr) {
+                Ok(s) => break s,
+                Err(e) if std::time::Instant::now() > deadline => panic!("control endpoint {addr}: {e}"),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let json = text.split("\r\n\r\n").nth(1).and_then(|b| serde_json::from_str(b).ok()).unwrap_or_default();
+        (status, json)
+    };
+    let (status, ops) = http("GET", "/operators", "");
+    assert_eq!(status, 200);
+    assert_eq!(ops.as_array().map(|a| a.len()), Some(2), "{ops}");
+    let (status, e) = http("PUT", "/operators/join/parallelism", "{not json");
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().contains("not JSON"), "{e}");
+    let (status, e) = http("PUT", "/operators/nope/parallelism", r#"{"parallelism": 2}"#);
+    assert_eq!(status, 404, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("unknown operator `nope`"), "{e}");
+    let (status, e) = http("PUT", "/operators/join/parallelism", r#"{"parallelism": 0}"#);
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = http("PUT", "/operators/join/memory", r#"{"cache": 0}"#);
+    assert_eq!(status, 400, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("below the minimum of 1 MiB"), "{e}");
+    let (status, e) = http("GET", "/nowhere", "");
+    assert_eq!(status, 404, "{e}");
+    let (status, job) = http("GET", "/job", "");
+    assert_eq!(status, 200);
+    assert!(job["operators"].is_array() && job["busy"].is_boolean(), "{job}");
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{err}");
+    assert!(err.contains("rescale join 1→3 (stop-the-world)") && err.contains("rescale join 3→2"), "{err}");
+    assert!(err.contains("resize join: cache 64MiB → 8MiB"), "{err}");
+    let changes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("rescales.json")).unwrap()).unwrap();
+    let changes = changes.as_array().unwrap();
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    assert!(changes[0]["key_groups_moved"].as_u64().unwrap() > 0);
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["rescale"]["rescales"], 2);
+    let join = summary["operators"].as_array().unwrap().iter().find(|o| o["name"] == "join").unwrap();
+    assert_eq!((join["parallelism"].as_u64(), join["cache_capacity"].as_u64()), (Some(2), Some(8 << 20)));
+    let want = reference(Query::Q20, &NexmarkParams::preset(Preset::Default, 40_000));
+    let csv = std::fs::read_to_string(&results).unwrap();
+    assert_eq!(csv.lines().count() - 1, want.len(), "the rescaled run's result rows");
 }
 
 #[test]

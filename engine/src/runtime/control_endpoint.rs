@@ -45,10 +45,8 @@ pub struct ControlServer {
 impl BoundControl {
     /// Listens on `addr` (`127.0.0.1:9250`; port 0 picks a free port).
     pub fn bind(addr: &str) -> Result<BoundControl, ListenError> {
-        let fail = |reason: String| ListenError { addr: addr.to_string(), reason };
-        let server = tiny_http::Server::http(addr).map_err(|e| fail(e.to_string()))?;
-        let bound = server.server_addr().to_ip().ok_or_else(|| fail("not an IP address".into()))?;
-        Ok(BoundControl { server, addr: bound })
+        let (server, addr) = super::exporter::listen("--control-addr", addr)?;
+        Ok(BoundControl { server, addr })
     }
 
     /// The address bound.

@@ -30,10 +30,12 @@ pub struct MetricsServer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Why the endpoint could not start.
+/// Why an endpoint could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("--metrics-addr {addr}: cannot listen: {reason}")]
+#[error("{option} {addr}: cannot listen: {reason}")]
 pub struct ListenError {
+    /// The option that named the address.
+    pub option: &'static str,
     /// The address asked for.
     pub addr: String,
     /// The system's reason (for example: address already in use).
@@ -51,10 +53,8 @@ impl BoundEndpoint {
     /// Listens on `addr` (such as `127.0.0.1:9249`; port 0 picks a free
     /// port).
     pub fn bind(addr: &str) -> Result<BoundEndpoint, ListenError> {
-        let fail = |reason: String| ListenError { addr: addr.to_string(), reason };
-        let server = tiny_http::Server::http(addr).map_err(|e| fail(e.to_string()))?;
-        let bound = server.server_addr().to_ip().ok_or_else(|| fail("not an IP address".into()))?;
-        Ok(BoundEndpoint { server, addr: bound })
+        let (server, addr) = listen("--metrics-addr", addr)?;
+        Ok(BoundEndpoint { server, addr })
     }
 
     /// The address actually bound.
@@ -89,6 +89,14 @@ impl BoundEndpoint {
             .ok();
         MetricsServer { addr: self.addr, stop, thread }
     }
+}
+
+/// An HTTP server on `addr`, and the address it got; errors name `option`.
+pub(crate) fn listen(option: &'static str, addr: &str) -> Result<(tiny_http::Server, SocketAddr), ListenError> {
+    let fail = |reason: String| ListenError { option, addr: addr.to_string(), reason };
+    let server = tiny_http::Server::http(addr).map_err(|e| fail(e.to_string()))?;
+    let bound = server.server_addr().to_ip().ok_or_else(|| fail("not an IP address".into()))?;
+    Ok((server, bound))
 }
 
 impl MetricsServer {
@@ -228,7 +236,11 @@ pub fn render(s: &JobSnapshot) -> String {
     let r = &s.rescale;
     f.counter("memscale_rescales", "Changes of parallelism completed.", vec![(Vec::new(), r.rescales)]);
     f.counter("memscale_resizes", "Changes of memory completed.", vec![(Vec::new(), r.resizes)]);
-    f.counter("memscale_rescale_key_groups_moved", "Key groups moved by rescales.", vec![(Vec::new(), r.key_groups_moved)]);
+    f.counter(
+        "memscale_rescale_key_groups_moved",
+        "Key groups moved by rescales.",
+        vec![(Vec::new(), r.key_groups_moved)],
+    );
     f.counter("memscale_rescale_bytes_moved", "State bytes moved by rescales.", vec![(Vec::new(), r.bytes_moved)]);
     let durations = Histogram::new(exponential_buckets(0.01, 2.0, 12));
     for d in &r.durations_s {
