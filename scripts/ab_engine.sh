@@ -5,10 +5,15 @@
 # side by side, never one binary's batch after the other's). Prints each
 # pair's events/s and the ratio of B's median to A's.
 #
-#   scripts/ab_engine.sh BIN_A BIN_B [EVENTS] [ROUNDS]
+#   scripts/ab_engine.sh BIN_A BIN_B [EVENTS] [ROUNDS] [QUERY:PRESET:P ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A=$1 B=$2 EVENTS=${3:-2000000} ROUNDS=${4:-3}
+shift 4 2>/dev/null || shift $#
+CONFIGS=("$@")
+if [ ${#CONFIGS[@]} -eq 0 ]; then
+  CONFIGS=(q20:default:2 q18:default:2 q5:default:2 q7:default:2 q20:large-state:2 q18:large-state:2 q3:default:1 q19:default:1)
+fi
 OUT=$(mktemp -d -p target ab-engine.XXXX)
 trap 'rm -rf "$OUT"' EXIT
 rate() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['throughput'])" "$1"; }
@@ -19,8 +24,9 @@ one() { # bin query preset parallelism tag
 }
 echo "| query | preset | p | A events/s (runs) | B events/s (runs) | B/A (medians) |"
 echo "|---|---|---|---|---|---|"
-for cfg in "q20 default 2" "q18 default 2" "q5 default 2" "q7 default 2" "q20 large-state 2" "q18 large-state 2" "q3 default 1" "q19 default 1"; do
-  set -- $cfg
+for cfg in "${CONFIGS[@]}"; do
+  IFS=: read -r -a parts <<< "$cfg"
+  set -- "${parts[@]}"
   ra=() rb=()
   for r in $(seq "$ROUNDS"); do
     ra+=("$(one "$A" "$1" "$2" "$3" a)")

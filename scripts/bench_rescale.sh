@@ -7,18 +7,20 @@
 # before it (steady state).
 #
 #   scripts/bench_rescale.sh [RATE] [BATCH]
+#   STRATEGIES=progressive scripts/bench_rescale.sh 30000 2    # one strategy
 #
 # Goals (issue 13): stop-the-world under 1 s per 100 MB moved; progressive's
 # end-to-end p99 around the rescale at most 1/5 of stop-the-world's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-30000}
-BATCH=${2:-8}
+BATCH=${2:-4}
 cargo build --release -q -p memscale
 BIN=target/release/memscale
 OUT=$(mktemp -d -p target bench-rescale.XXXX)
 trap 'rm -rf "$OUT"' EXIT
-for strategy in progressive stop-the-world; do
+STRATEGIES=${STRATEGIES:-progressive stop-the-world}
+for strategy in $STRATEGIES; do
   "$BIN" run --query q20 --preset large-state --rate "$RATE" --duration 50s \
     --parallelism 2,source=1 --rescale 15s:join=4,32s:join=2 \
     --strategy "$strategy" --migration-batch "$BATCH" \
@@ -31,6 +33,8 @@ out = sys.argv[1]
 print(f"{'strategy':<15} {'change':<6} {'dur_s':>6} {'groups':>6} {'keys':>8} {'MB':>7} {'MB/s':>6} {'s/100MB':>7} {'wait_ms':>8} {'p99_10s_ms':>10} {'p99_before':>10}")
 p99 = {}
 for strategy in ["progressive", "stop-the-world"]:
+    if not os.path.exists(os.path.join(out, strategy, "rescales.json")):
+        continue
     for r in json.load(open(os.path.join(out, strategy, "rescales.json"))):
         if r["kind"] != "rescale":
             continue

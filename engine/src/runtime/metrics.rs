@@ -385,6 +385,14 @@ impl<S: StateStore> StateStore for Timed<S> {
         self.inner.export_key_groups(groups, scratch)
     }
 
+    fn export_key_group_sets(
+        &mut self,
+        sets: &[Vec<u16>],
+        scratch: &std::path::Path,
+    ) -> Result<Vec<crate::state::transfer::Exported>, StateError> {
+        self.inner.export_key_group_sets(sets, scratch)
+    }
+
     fn import_key_groups(&mut self, data: crate::state::transfer::Exported) -> Result<(), StateError> {
         self.inner.import_key_groups(data)
     }

@@ -58,12 +58,15 @@ pub(crate) struct SubtaskPlan {
     pub done: Sender<SubtaskDone>,
 }
 
+/// A timer that moves with its key group: (processing time?, time, key
+/// group, key).
+pub(crate) type MovedTimer = (bool, u64, u16, Vec<u8>);
+
 /// State and timers of key groups, from the old owner to the new.
 pub(crate) struct Handoff {
     pub from: u32,
     pub state: Exported,
-    /// (processing time?, time, key group, key).
-    pub timers: Vec<(bool, u64, u16, Vec<u8>)>,
+    pub timers: Vec<MovedTimer>,
     /// Per group, its checksum at the old owner (when verifying).
     pub checksums: Option<Vec<(u16, u64)>>,
 }

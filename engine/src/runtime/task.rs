@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::exchange::{Disconnected, Message, Outputs};
 use super::job::{EngineError, Runtime};
 use super::metrics::{add_ns, SubtaskMetrics, Timed};
-use super::migrate::{Control, Handoff, Inputs, SubtaskDone, SubtaskPlan};
+use super::migrate::{Control, Handoff, Inputs, MovedTimer, SubtaskDone, SubtaskPlan};
 use super::operator::{now_ms, Context, OpError, Operator, Timers};
 use super::routing::Inbox;
 use super::source::Source;
@@ -472,30 +472,45 @@ impl OperatorTask {
         let outgoing = std::mem::take(&mut change.plan.outgoing);
         let verify = change.plan.verify;
         let (mut keys, mut bytes, mut groups_out, mut timers_out) = (0, 0, 0, 0);
-        for (peer, mut groups) in outgoing {
-            groups.sort_unstable();
-            let checks = if verify { Some(checksums(&mut r.store, &groups)?) } else { None };
-            let state = r.store.export_key_groups(&groups, &self.scratch)?;
-            for run in runs(&groups) {
-                r.store.delete_key_groups(run)?;
+        let mut sets: Vec<Vec<u16>> = outgoing.iter().map(|(_, g)| g.clone()).collect();
+        for g in &mut sets {
+            g.sort_unstable();
+        }
+        let checks: Vec<Option<Vec<(u16, u64)>>> = if verify {
+            sets.iter().map(|g| checksums(&mut r.store, g).map(Some)).collect::<Result<_, _>>()?
+        } else {
+            vec![None; sets.len()]
+        };
+        let exported = r.store.export_key_group_sets(&sets, &self.scratch)?;
+        let mut all: Vec<u16> = sets.iter().flatten().copied().collect();
+        all.sort_unstable();
+        for run in runs(&all) {
+            r.store.delete_key_groups(run)?;
+        }
+        // Timers go with their key groups, to each group's new owner.
+        let n = self.rt.cfg.key_groups.max_parallelism() as usize;
+        let mut owner: Vec<Option<usize>> = vec![None; n];
+        for (i, g) in sets.iter().enumerate() {
+            for &kg in g {
+                owner[kg as usize] = Some(i);
             }
-            let mut moving = vec![false; self.rt.cfg.key_groups.max_parallelism() as usize];
-            for &g in &groups {
-                moving[g as usize] = true;
-            }
-            let mut timers = Vec::new();
-            for (processing, set) in [(false, &mut r.timers.event), (true, &mut r.timers.processing)] {
-                set.retain(|(time, kg, key)| {
-                    let go = moving[*kg as usize];
-                    if go {
-                        timers.push((processing, *time, *kg, key.clone()));
-                    }
-                    !go
-                });
-            }
+        }
+        let mut timers: Vec<Vec<MovedTimer>> = vec![Vec::new(); sets.len()];
+        for (processing, set) in [(false, &mut r.timers.event), (true, &mut r.timers.processing)] {
+            set.retain(|(time, kg, key)| match owner[*kg as usize] {
+                Some(i) => {
+                    timers[i].push((processing, *time, *kg, key.clone()));
+                    false
+                }
+                None => true,
+            });
+        }
+        for (((peer, _), (state, checks)), timers) in
+            outgoing.into_iter().zip(exported.into_iter().zip(checks)).zip(timers)
+        {
             keys += state.keys;
             bytes += state.bytes;
-            groups_out += groups.len() as u64;
+            groups_out += state.groups.len() as u64;
             timers_out += timers.len() as u64;
             let h = Handoff { from: self.id, state, timers, checksums: checks };
             peer.inbox.push(Control::Handoff(Box::new(h)), &peer.tx);

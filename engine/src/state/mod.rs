@@ -126,6 +126,12 @@ pub trait StateStore: Send {
         transfer::export_by_scan(self, groups)
     }
 
+    /// [`StateStore::export_key_groups`] for several sets of key groups at
+    /// once (one per new owner), as fast as the store can.
+    fn export_key_group_sets(&mut self, sets: &[Vec<u16>], scratch: &Path) -> Result<Vec<Exported>, StateError> {
+        sets.iter().map(|groups| self.export_key_groups(groups, scratch)).collect()
+    }
+
     /// Adds what another store of the same kind exported.
     fn import_key_groups(&mut self, data: Exported) -> Result<(), StateError> {
         transfer::import_by_put(self, data)
@@ -202,6 +208,9 @@ impl<S: StateStore + ?Sized> StateStore for Box<S> {
     }
     fn export_key_groups(&mut self, groups: &[u16], scratch: &Path) -> Result<Exported, StateError> {
         (**self).export_key_groups(groups, scratch)
+    }
+    fn export_key_group_sets(&mut self, sets: &[Vec<u16>], scratch: &Path) -> Result<Vec<Exported>, StateError> {
+        (**self).export_key_group_sets(sets, scratch)
     }
     fn import_key_groups(&mut self, data: Exported) -> Result<(), StateError> {
         (**self).import_key_groups(data)

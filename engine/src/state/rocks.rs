@@ -74,11 +74,16 @@ impl RocksOptions {
     }
 }
 
+/// One state's part of an export: entries, bytes, and its SST file (none
+/// when the groups hold nothing in that state).
+type StateExport = (u64, u64, Option<(StateId, PathBuf)>);
+
 /// One subtask's RocksDB.
 pub struct RocksStore {
     db: DB,
     opts: Options,
-    /// A state's column-family options, for the SST files of a transfer.
+    /// A state's column-family options, for the SST files of a transfer
+    /// (uncompressed).
     cf_opts: Options,
     write: WriteOptions,
     dir: PathBuf,
@@ -190,7 +195,13 @@ impl RocksStore {
         Ok(RocksStore {
             db,
             opts,
-            cf_opts: cf_opts.clone(),
+            cf_opts: {
+                // Moved files are compacted into the target's own layout
+                // later: written uncompressed, they cost the move no CPU.
+                let mut o = cf_opts.clone();
+                o.set_compression_type(rust_rocksdb::DBCompressionType::None);
+                o
+            },
             write,
             dir: dir.to_path_buf(),
             states: states.iter().map(|s| s.to_string()).collect(),
@@ -246,6 +257,51 @@ impl RocksStore {
     pub fn end_block_cache_trace(&mut self) -> Result<(), StateError> {
         self.block_trace_on = false;
         self.db.end_block_cache_trace().map_err(|e| rocks(&self.dir, e))
+    }
+
+    /// Writes the entries of `groups` in `state` into a new SST file in
+    /// `scratch`: (entries, bytes, the file, if any entry).
+    fn export_state(&self, state: StateId, groups: &[u16], scratch: &Path) -> Result<StateExport, StateError> {
+        static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
+        let path = scratch.join(format!("move-{}.sst", NEXT_FILE.fetch_add(1, Relaxed)));
+        let mut writer = rust_rocksdb::SstFileWriter::create(&self.cf_opts);
+        let (mut keys, mut bytes, mut opened) = (0u64, 0u64, false);
+        let cf = self.cf(state)?;
+        for run in runs(groups) {
+            let (mut from, mut to) = (Vec::new(), Vec::new());
+            self.key_groups.write_prefix(*run.start(), &mut from);
+            let mut read = ReadOptions::default();
+            read.set_total_order_seek(true);
+            // A sequential scan of data leaving this store: read ahead in
+            // large direct reads, and keep it out of the cache the operator
+            // still uses.
+            read.set_readahead_size(2 << 20);
+            read.fill_cache(false);
+            if (*run.end() as u32) + 1 < self.key_groups.max_parallelism() {
+                self.key_groups.write_prefix(run.end() + 1, &mut to);
+                read.set_iterate_upper_bound(to);
+            }
+            let mut it = self.db.raw_iterator_cf_opt(cf, read);
+            it.seek(&from);
+            while let (Some(k), Some(v)) = (it.key(), it.value()) {
+                if !opened {
+                    writer.open(&path).map_err(|e| rocks(&self.dir, e))?;
+                    opened = true;
+                }
+                writer.put(k, v).map_err(|e| rocks(&self.dir, e))?;
+                keys += 1;
+                bytes += (k.len() + v.len()) as u64;
+                it.next();
+            }
+            it.status().map_err(|e| rocks(&self.dir, e))?;
+        }
+        // An empty file can be neither written nor ingested: a state with
+        // nothing in these groups sends nothing.
+        if !opened {
+            return Ok((keys, bytes, None));
+        }
+        writer.finish().map_err(|e| rocks(&self.dir, e))?;
+        Ok((keys, bytes, Some((state, path))))
     }
 
     /// The underlying DB.
@@ -373,52 +429,49 @@ impl StateStore for RocksStore {
     /// run of key groups into `SstFileWriter`), for
     /// [`StateStore::import_key_groups`] to ingest by moving the file.
     fn export_key_groups(&mut self, groups: &[u16], scratch: &Path) -> Result<Exported, StateError> {
+        let mut out = self.export_key_group_sets(&[groups.to_vec()], scratch)?;
+        out.pop().ok_or_else(|| StateError::Transfer("an export returned nothing".into()))
+    }
+
+    /// Every (set, state) pair scans and writes on a thread of its own:
+    /// the scans' direct reads overlap the writers' filter and index
+    /// building, where one thread did them in turn.
+    fn export_key_group_sets(&mut self, sets: &[Vec<u16>], scratch: &Path) -> Result<Vec<Exported>, StateError> {
         std::fs::create_dir_all(scratch)
             .map_err(|e| StateError::Directory { dir: scratch.to_path_buf(), reason: e.to_string() })?;
-        static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
-        let (mut keys, mut bytes, mut files) = (0u64, 0u64, Vec::new());
-        for s in 0..self.states.len() {
-            let state = StateId(s as u16);
-            let path = scratch.join(format!("move-{}.sst", NEXT_FILE.fetch_add(1, Relaxed)));
-            let mut writer = rust_rocksdb::SstFileWriter::create(&self.cf_opts);
-            let mut opened = false;
-            let cf = self.cf(state)?;
-            for run in runs(groups) {
-                let (mut from, mut to) = (Vec::new(), Vec::new());
-                self.key_groups.write_prefix(*run.start(), &mut from);
-                let mut read = ReadOptions::default();
-                read.set_total_order_seek(true);
-                // A sequential scan of data leaving this store: read ahead
-                // in large direct reads, and keep it out of the cache the
-                // operator still uses.
-                read.set_readahead_size(2 << 20);
-                read.fill_cache(false);
-                if (*run.end() as u32) + 1 < self.key_groups.max_parallelism() {
-                    self.key_groups.write_prefix(run.end() + 1, &mut to);
-                    read.set_iterate_upper_bound(to);
-                }
-                let mut it = self.db.raw_iterator_cf_opt(cf, read);
-                it.seek(&from);
-                while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                    if !opened {
-                        writer.open(&path).map_err(|e| rocks(&self.dir, e))?;
-                        opened = true;
-                    }
-                    writer.put(k, v).map_err(|e| rocks(&self.dir, e))?;
-                    keys += 1;
-                    bytes += (k.len() + v.len()) as u64;
-                    it.next();
-                }
-                it.status().map_err(|e| rocks(&self.dir, e))?;
+        let this = &*self;
+        let results: Vec<Vec<Result<StateExport, StateError>>> = std::thread::scope(|s| {
+            let handles: Vec<Vec<_>> = sets
+                .iter()
+                .map(|groups| {
+                    (0..this.states.len())
+                        .map(|st| s.spawn(move || this.export_state(StateId(st as u16), groups, scratch)))
+                        .collect()
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|hs| {
+                    hs.into_iter()
+                        .map(|h| {
+                            h.join().unwrap_or_else(|_| Err(StateError::Transfer("an export thread panicked".into())))
+                        })
+                        .collect()
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(sets.len());
+        for (groups, per_state) in sets.iter().zip(results) {
+            let (mut keys, mut bytes, mut files) = (0, 0, Vec::new());
+            for r in per_state {
+                let (k, b, file) = r?;
+                keys += k;
+                bytes += b;
+                files.extend(file);
             }
-            // An empty file cannot be written (nor ingested): a state with
-            // nothing in these groups sends nothing.
-            if opened {
-                writer.finish().map_err(|e| rocks(&self.dir, e))?;
-                files.push((state, path));
-            }
+            out.push(Exported { groups: groups.clone(), keys, bytes, data: ExportedData::SstFiles(files) });
         }
-        Ok(Exported { groups: groups.to_vec(), keys, bytes, data: ExportedData::SstFiles(files) })
+        Ok(out)
     }
 
     fn import_key_groups(&mut self, data: Exported) -> Result<(), StateError> {
