@@ -172,8 +172,19 @@ fn bad_changes_are_refused_and_the_job_keeps_running() {
     let tiny = Memory { cache: Some(1000), write_buffer: None };
     assert!(err(c.resize("join", tiny)).contains("block cache of 1000 bytes is below the minimum of 1 MiB"));
     assert!(err(c.resize("source", Memory { cache: Some(8 << 20), write_buffer: None })).contains("no block cache"));
-    let r = c.rescale("join", 3, opts).unwrap();
+    // One change at a time: a second one while the first runs is refused.
+    let slow = RescaleOptions { batch: 1, ..opts };
+    let first = {
+        let c = c.clone();
+        std::thread::spawn(move || c.rescale("join", 3, slow))
+    };
+    while !c.is_busy() && !first.is_finished() {
+        std::thread::yield_now();
+    }
+    assert!(matches!(c.rescale("join", 2, opts), Err(ControlError::Busy)), "a change while another runs");
+    let r = first.join().unwrap().unwrap();
     assert_eq!((r.from, r.to), (1, 3));
+    assert!(r.steps > 1, "{r:?}");
     assert!(r.key_groups_moved > 0 && r.key_groups_moved < 128, "{r:?}");
     assert_eq!(c.operators().iter().find(|o| o.name == "join").map(|o| o.parallelism), Some(3));
     let out = job.wait().unwrap();
