@@ -705,7 +705,6 @@ impl Control {
         }
         let mut stages = rt.stages.lock().unwrap_or_else(|e| e.into_inner());
         stages[i].live = final_live;
-        stages[i].rescaled = true;
         Ok(())
     }
 

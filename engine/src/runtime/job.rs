@@ -177,8 +177,6 @@ pub(crate) struct StageRuntime {
     pub live: Vec<Live>,
     /// The id the next new subtask gets.
     pub next_id: u32,
-    /// The stage has been rescaled (its forward edges deal round robin).
-    pub rescaled: bool,
 }
 
 /// Everything the subtasks of a job share, and what starting one needs.
@@ -478,7 +476,7 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
             rx.push(Some(r));
         }
         receivers.push(rx);
-        runtime_stages.push(StageRuntime { live, next_id: s.parallelism, rescaled: false });
+        runtime_stages.push(StageRuntime { live, next_id: s.parallelism });
     }
     let mut downstream: Vec<Vec<(usize, usize)>> = vec![Vec::new(); stages.len()];
     for (i, s) in stages.iter().enumerate() {
