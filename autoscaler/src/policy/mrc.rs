@@ -1,0 +1,386 @@
+//! memscale's MRC-guided policy: every operator gets the (parallelism,
+//! cache size) of least cost that sustains its target input with
+//! headroom, chosen jointly, in one step, with continuous cache sizes.
+//!
+//! Each operator's throughput model T(p, c) ([`OperatorModel`]) combines
+//! its hit-ratio curve (from a profile: a miss-ratio curve of its block
+//! trace) with costs calibrated on the live job: the time a record takes
+//! besides block reads, the block lookups per record, the cost of a miss.
+//! For every parallelism p, the smallest cache c with T(p, c) ≥ target /
+//! utilization is read off the curve; the pair of least cost (p · core
+//! price + c in GiB · memory price) wins. After a step, an operator whose
+//! measured true processing rate misses the prediction by more than the
+//! tolerance (15%) is calibrated again at its new configuration and the
+//! choice is made again.
+//!
+//! Target inputs follow DS2: the sources' target rate, carried down the
+//! graph by each operator's selectivity.
+
+use std::collections::HashMap;
+
+use super::ds2::estimate;
+use super::{Bounds, Policy};
+use crate::job::{format_bytes, Observation, OperatorObservation, OperatorPlan, Plan};
+use crate::model::{HitCurve, OperatorModel};
+
+/// Google Cloud's on-demand price of a vCPU-hour for N2 machines in
+/// us-central1 (USD).
+pub const CORE_HOUR_PRICE: f64 = 0.031611;
+/// The same price list's GiB-hour of memory (USD): a core costs as much
+/// as 7.5 GiB.
+pub const GIB_HOUR_PRICE: f64 = 0.004237;
+
+/// The MRC policy's parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MrcParams {
+    /// Price of a core (one subtask) per hour.
+    pub core_price: f64,
+    /// Price of a GiB of block cache per hour.
+    pub gib_price: f64,
+    /// Plan for the target over this share of capacity (headroom).
+    pub utilization: f64,
+    /// Recalibrate when a measured rate misses its prediction by more
+    /// than this share.
+    pub tolerance: f64,
+    /// Keep the current configuration if it sustains the target and costs
+    /// at most this share more than the best.
+    pub keep_within: f64,
+    /// Cost of a miss when the interval timed none, microseconds.
+    pub default_miss_us: f64,
+    /// Contention σ between an operator's subtasks (see [`OperatorModel`]).
+    pub contention: f64,
+    /// Cache bounds.
+    pub bounds: Bounds,
+}
+
+impl Default for MrcParams {
+    fn default() -> MrcParams {
+        MrcParams {
+            core_price: CORE_HOUR_PRICE,
+            gib_price: GIB_HOUR_PRICE,
+            utilization: 0.85,
+            tolerance: 0.15,
+            keep_within: 0.05,
+            default_miss_us: 50.0,
+            contention: 0.0,
+            bounds: Bounds::default(),
+        }
+    }
+}
+
+impl MrcParams {
+    /// Cost per hour of `p` cores and `cache` bytes.
+    pub fn cost(&self, p: u32, cache: Option<u64>) -> f64 {
+        p as f64 * self.core_price + cache.unwrap_or(0) as f64 / (1u64 << 30) as f64 * self.gib_price
+    }
+}
+
+/// One operator's choice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Choice {
+    /// Subtasks.
+    pub parallelism: u32,
+    /// Cache bytes (`None` without a cache).
+    pub cache: Option<u64>,
+    /// Predicted records/s when busy.
+    pub rate: f64,
+    /// Cost per hour.
+    pub cost: f64,
+    /// Whether it sustains the rate asked for.
+    pub feasible: bool,
+}
+
+/// The cheapest (parallelism, cache) of `model` that processes `rate`
+/// records/s, parallelism up to `max_p`; without one, the fastest.
+/// `has_cache`: whether the operator's cache can be sized.
+pub fn cheapest(model: &OperatorModel, rate: f64, max_p: u32, has_cache: bool, params: &MrcParams) -> Choice {
+    let b = params.bounds;
+    let mut best: Option<Choice> = None;
+    for p in 1..=max_p.max(1) {
+        let found = model.cache_for(p, rate, b.min_cache);
+        let cache = match (has_cache, found) {
+            (true, Some(Some(c))) if c <= b.max_cache => Some(c),
+            (false, Some(_)) => None,
+            _ => continue,
+        };
+        let cost = params.cost(p, cache);
+        if best.is_none_or(|x| cost < x.cost) {
+            best = Some(Choice { parallelism: p, cache, rate: model.rate(p, cache), cost, feasible: true });
+        }
+    }
+    best.unwrap_or_else(|| {
+        let cache = has_cache.then_some(b.max_cache);
+        let p = max_p.max(1);
+        Choice { parallelism: p, cache, rate: model.rate(p, cache), cost: params.cost(p, cache), feasible: false }
+    })
+}
+
+/// The MRC-guided policy.
+#[derive(Clone, Debug)]
+pub struct MrcPolicy {
+    /// Its parameters.
+    pub params: MrcParams,
+    curves: HashMap<String, HitCurve>,
+    models: HashMap<String, OperatorModel>,
+    /// Rates predicted for the configuration last applied, per operator.
+    predicted: HashMap<String, f64>,
+    pending: HashMap<String, f64>,
+}
+
+impl MrcPolicy {
+    /// The policy with each stateful operator's hit-ratio curve (from a
+    /// profile); operators without one are sized by parallelism alone.
+    pub fn new(params: MrcParams, curves: HashMap<String, HitCurve>) -> MrcPolicy {
+        MrcPolicy { params, curves, models: HashMap::new(), predicted: HashMap::new(), pending: HashMap::new() }
+    }
+
+    /// The model of `operator`, once calibrated.
+    pub fn model(&self, operator: &str) -> Option<&OperatorModel> {
+        self.models.get(operator)
+    }
+
+    /// The model to decide `op` with, and a note on where it came from.
+    fn model_for(&mut self, op: &OperatorObservation) -> Option<(OperatorModel, String)> {
+        let measured = op.true_processing_rate;
+        let note = match (self.models.get(&op.name), self.predicted.get(&op.name)) {
+            (Some(m), Some(&predicted)) => {
+                let err = (measured - predicted) / predicted.max(1e-9);
+                if err.abs() <= self.params.tolerance {
+                    return Some((m.clone(), format!("measured {measured:.0}/s, predicted {predicted:.0}/s: holds")));
+                }
+                format!(
+                    "measured {measured:.0}/s against {predicted:.0}/s predicted ({:+.0}%): recalibrated",
+                    err * 100.0
+                )
+            }
+            (Some(m), None) => return Some((m.clone(), "model as calibrated".into())),
+            (None, _) => "calibrated on this interval".into(),
+        };
+        let curve = self.curves.get(&op.name).cloned();
+        let m = OperatorModel::calibrate(op, curve, self.params.default_miss_us, self.params.contention).ok()?;
+        self.models.insert(op.name.clone(), m.clone());
+        self.predicted.remove(&op.name);
+        Some((m, note))
+    }
+}
+
+impl Policy for MrcPolicy {
+    fn name(&self) -> &'static str {
+        "mrc"
+    }
+
+    fn decide(&mut self, obs: &Observation) -> Plan {
+        let est = estimate(obs, obs.target_rate, 0.0);
+        let max_p = obs.max_parallelism.max(1);
+        self.pending.clear();
+        let mut plan = Plan::default();
+        for (op, e) in obs.operators.iter().zip(&est) {
+            let keep = |reason: String| OperatorPlan {
+                operator: op.name.clone(),
+                parallelism: op.parallelism,
+                cache_bytes: op.cache_bytes,
+                reason,
+            };
+            if !op.rescalable {
+                plan.operators.push(keep("source: fixed".into()));
+                continue;
+            }
+            let Some((model, note)) = self.model_for(op) else {
+                plan.operators.push(keep("no record processed: no rate to calibrate on".into()));
+                continue;
+            };
+            let wanted = e.target_input / self.params.utilization;
+            let has_cache = op.has_cache && model.curve.is_some();
+            let best = cheapest(&model, wanted, max_p, has_cache, &self.params);
+            let current_cache = if has_cache { op.cache_bytes } else { None };
+            let now_rate = model.rate(op.parallelism, current_cache);
+            let now_cost = self.params.cost(op.parallelism, current_cache);
+            let chosen = if now_rate >= wanted && now_cost <= best.cost * (1.0 + self.params.keep_within) {
+                Choice {
+                    parallelism: op.parallelism,
+                    cache: current_cache,
+                    rate: now_rate,
+                    cost: now_cost,
+                    feasible: true,
+                }
+            } else {
+                best
+            };
+            let cache_bytes = if has_cache { chosen.cache } else { op.cache_bytes };
+            let size = cache_bytes.map_or(String::new(), |c| format!(" @ {}", format_bytes(c)));
+            let reason = format!(
+                "{note}; needs {wanted:.0}/s ({:.0}/s at {:.0}% utilization): {}{size} predicts {:.0}/s{}",
+                e.target_input,
+                self.params.utilization * 100.0,
+                chosen.parallelism,
+                chosen.rate,
+                if chosen.feasible { "" } else { " (the most the model allows: short of the target)" }
+            );
+            self.pending.insert(op.name.clone(), chosen.rate);
+            plan.operators.push(OperatorPlan {
+                operator: op.name.clone(),
+                parallelism: chosen.parallelism,
+                cache_bytes,
+                reason,
+            });
+        }
+        plan
+    }
+
+    fn applied(&mut self, plan: &Plan, obs: &Observation) {
+        let current = obs.config();
+        for o in plan.changes(&current) {
+            if let Some(&rate) = self.pending.get(&o.operator) {
+                self.predicted.insert(o.operator.clone(), rate);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HitCurve;
+
+    fn curve() -> HitCurve {
+        HitCurve::new([
+            (4 << 20, 0.10),
+            (8 << 20, 0.20),
+            (16 << 20, 0.45),
+            (32 << 20, 0.70),
+            (64 << 20, 0.88),
+            (128 << 20, 0.95),
+            (512 << 20, 0.97),
+        ])
+        .unwrap()
+    }
+
+    fn model(lookups: f64) -> OperatorModel {
+        OperatorModel {
+            name: "join".into(),
+            curve: Some(curve()),
+            cpu_us: 20.0,
+            lookups_per_record: lookups,
+            miss_us: 60.0,
+            miss_correction: 1.0,
+            contention: 0.1,
+        }
+    }
+
+    /// The cheapest feasible point on a fine grid of parallelism and
+    /// (log-spaced) cache sizes.
+    fn brute_force(m: &OperatorModel, rate: f64, params: &MrcParams) -> Option<f64> {
+        let mut best: Option<f64> = None;
+        for p in 1..=64u32 {
+            for i in 0..=2000 {
+                let c = ((1u64 << 20) as f64 * (512.0f64).powf(i as f64 / 2000.0)) as u64;
+                if m.rate(p, Some(c)) >= rate {
+                    let cost = params.cost(p, Some(c));
+                    best = Some(best.map_or(cost, |b: f64| b.min(cost)));
+                }
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn the_choice_is_the_cost_optimum_a_brute_force_finds() {
+        for (lookups, rate, gib_price) in [
+            (1.0, 30_000.0, GIB_HOUR_PRICE),
+            (2.0, 30_000.0, GIB_HOUR_PRICE),
+            (3.0, 100_000.0, GIB_HOUR_PRICE),
+            (2.0, 30_000.0, GIB_HOUR_PRICE * 40.0),
+            (2.0, 30_000.0, GIB_HOUR_PRICE / 40.0),
+            (0.2, 200_000.0, GIB_HOUR_PRICE),
+        ] {
+            let params = MrcParams { gib_price, ..MrcParams::default() };
+            let m = model(lookups);
+            let c = cheapest(&m, rate, 64, true, &params);
+            assert!(c.feasible);
+            assert!(c.rate >= rate * (1.0 - 1e-9), "{c:?}");
+            let brute = brute_force(&m, rate, &params).unwrap();
+            // The grid's sizes are 0.3% apart: the continuous optimum is at
+            // most that much cheaper than the grid's, never dearer.
+            assert!(c.cost <= brute * (1.0 + 1e-9), "lookups {lookups}, rate {rate}: {c:?} vs {brute}");
+            assert!(c.cost >= brute * 0.99, "lookups {lookups}, rate {rate}: {c:?} vs {brute}");
+        }
+    }
+
+    #[test]
+    fn memory_cheaper_than_cores_buys_cache_and_dear_memory_buys_cores() {
+        let m = model(3.0);
+        let cheap = cheapest(&m, 20_000.0, 64, true, &MrcParams { gib_price: 1e-6, ..MrcParams::default() });
+        let dear = cheapest(&m, 20_000.0, 64, true, &MrcParams { gib_price: 10.0, ..MrcParams::default() });
+        assert!(cheap.parallelism < dear.parallelism, "{cheap:?} {dear:?}");
+        assert!(cheap.cache > dear.cache, "{cheap:?} {dear:?}");
+    }
+
+    #[test]
+    fn an_unreachable_target_gets_the_fastest_configuration() {
+        let m = model(3.0);
+        let c = cheapest(&m, 1e9, 8, true, &MrcParams::default());
+        assert!(!c.feasible);
+        assert_eq!((c.parallelism, c.cache), (8, Some(MrcParams::default().bounds.max_cache)));
+    }
+
+    fn observed(p: u32, cache: u64, tpr: f64, hit: f64) -> Observation {
+        Observation {
+            target_rate: 20_000.0,
+            source_rate: 20_000.0,
+            max_parallelism: 128,
+            operators: vec![
+                OperatorObservation {
+                    name: "source".into(),
+                    source: true,
+                    parallelism: 1,
+                    records_in_per_s: 20_000.0,
+                    records_out_per_s: 20_000.0,
+                    ..Default::default()
+                },
+                OperatorObservation {
+                    name: "join".into(),
+                    inputs: vec![0],
+                    rescalable: true,
+                    has_cache: true,
+                    parallelism: p,
+                    cache_bytes: Some(cache),
+                    true_processing_rate: tpr,
+                    true_output_rate: tpr,
+                    hit_ratio: Some(hit),
+                    lookups_per_record: 3.0,
+                    miss_cost_us: Some(60.0),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_step_then_hold_while_the_prediction_holds_and_recalibrate_when_it_does_not() {
+        let curves = HashMap::from([("join".to_string(), curve())]);
+        let mut policy = MrcPolicy::new(MrcParams::default(), curves);
+        // At 8 MiB: 20 us + 3 x 0.8 x 60 us = 164 us a record: 6,100/s.
+        let o = observed(1, 8 << 20, 1e6 / 164.0, 0.2);
+        let plan = policy.decide(&o);
+        let step = plan.operators[1].clone();
+        assert!(step.cache_bytes.unwrap() > 8 << 20, "{step:?}");
+        policy.applied(&plan, &o);
+        let predicted = policy.model("join").unwrap().rate(step.parallelism, step.cache_bytes);
+        // Measured as predicted: nothing more to do.
+        let at = observed(step.parallelism, step.cache_bytes.unwrap(), predicted * 1.05, 0.0);
+        let mut at = at;
+        at.operators[1].hit_ratio =
+            Some(policy.model("join").unwrap().curve.as_ref().unwrap().hit_ratio(step.cache_bytes.unwrap()));
+        let again = policy.decide(&at);
+        assert_eq!(again.changes(&at.config()).count(), 0, "{:?}", again.operators[1]);
+        assert!(again.operators[1].reason.contains("holds"), "{}", again.operators[1].reason);
+        // Measured 40% short: recalibrated, and a larger step.
+        let mut short = at.clone();
+        short.operators[1].true_processing_rate = predicted * 0.6;
+        let fixed = policy.decide(&short);
+        assert!(fixed.operators[1].reason.contains("recalibrated"), "{}", fixed.operators[1].reason);
+        let f = &fixed.operators[1];
+        assert!(f.parallelism > step.parallelism || f.cache_bytes > step.cache_bytes, "{f:?} after {step:?}");
+    }
+}
