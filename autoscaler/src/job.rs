@@ -3,6 +3,7 @@
 //! the [`Plan`] it carries out. The engine implements it in process; a
 //! Flink adapter implements it over Flink's REST API.
 
+use cachesim::size::format_size;
 use serde::{Deserialize, Serialize};
 
 /// One operator's figures over the last policy interval (not since the
@@ -146,28 +147,12 @@ impl Config {
         self.operators
             .iter()
             .map(|(n, c)| match c.cache_bytes {
-                Some(b) => format!("{n}={}@{}", c.parallelism, format_bytes(b)),
+                Some(b) => format!("{n}={}@{}", c.parallelism, format_size(b)),
                 None => format!("{n}={}", c.parallelism),
             })
             .collect::<Vec<_>>()
             .join(";")
     }
-}
-
-/// `64MiB`, `1.5GiB`, `512KiB`: binary units, as the command line takes them.
-pub fn format_bytes(b: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if b >= size {
-            let v = b as f64 / size as f64;
-            return if (v - v.round()).abs() < 1e-9 {
-                format!("{}{unit}", v.round() as u64)
-            } else {
-                format!("{v:.1}{unit}")
-            };
-        }
-    }
-    format!("{b}B")
 }
 
 /// One operator's part of a plan: the resources it should have and why.
@@ -267,10 +252,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_print_in_the_units_the_command_line_takes() {
-        assert_eq!(format_bytes(64 << 20), "64MiB");
-        assert_eq!(format_bytes(3 << 29), "1.5GiB");
-        assert_eq!(format_bytes(1000), "1000B");
+    fn a_config_describes_itself_and_a_plan_names_its_changes() {
         let c = Config {
             operators: vec![
                 ("source".into(), OperatorConfig { parallelism: 1, cache_bytes: None }),

@@ -67,6 +67,39 @@ pub enum Command {
     /// predictions: RocksDB's flushes and compactions then follow the same
     /// timeline in every run.
     Sweep(SweepArgs),
+    /// Run a query under an autoscaler that rescales it live: parallelism
+    /// (key groups migrate while the job runs) and block-cache size (in
+    /// place).
+    ///
+    /// The sources emit at --rate; every --interval the controller observes
+    /// the last window (DS2's true processing and output rates, busy and
+    /// backpressure shares, the block-cache hit ratio of the operators' own
+    /// reads, state-read latency p90, end-to-end latency) and asks the
+    /// policy for a plan:
+    ///
+    /// ds2: DS2 (OSDI'18) as its reference implementation does it:
+    /// parallelism from true rates, in one step; it never sizes memory.
+    ///
+    /// justin: Justin (DAIS'25) as its code does it: DS2 first; an operator
+    /// DS2 would rescale whose hit ratio is below the minimum or whose
+    /// state-read p90 is above the threshold gets one memory level more
+    /// (base x 2^level) instead, while that keeps paying off.
+    ///
+    /// flink: Flink's Kubernetes-operator autoscaler: busy-time rates,
+    /// target utilization 0.7 +- 0.3, parallelism aligned to divisors of
+    /// the max parallelism, scale-downs delayed and capped; never memory.
+    ///
+    /// mrc: memscale's: each operator's cheapest (parallelism, cache) that
+    /// sustains its target input, from its miss-ratio curve (a profile of
+    /// the query, run first unless --profile names one) and costs measured
+    /// on the live job, in one step; recalibrates when a step misses its
+    /// prediction by more than 15%.
+    ///
+    /// Writes timeline.csv (per second and operator), decisions.jsonl (one
+    /// line per interval: inputs, plan, reasons, applied or not),
+    /// changes.json and report.html into --out. Sources keep their
+    /// parallelism.
+    Autoscale(AutoscaleArgs),
 }
 
 /// Trace format names.
@@ -499,6 +532,150 @@ pub struct RunArgs {
     /// `off`.
     #[arg(long, default_value = "127.0.0.1:9250")]
     pub control_addr: String,
+}
+
+/// Options of `memscale autoscale`.
+#[derive(Args, Debug, Clone)]
+pub struct AutoscaleArgs {
+    /// Nexmark query (see `memscale run --help`).
+    #[arg(long, default_value = "q20")]
+    pub query: String,
+    /// Nexmark parameter preset: default or large-state.
+    #[arg(long, default_value = "large-state")]
+    pub preset: String,
+    /// The target: events per second over all sources. The sources emit at
+    /// this rate; a job that falls behind builds a backlog it must catch up.
+    #[arg(long)]
+    pub rate: u64,
+    /// Scaling policy.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Ds2)]
+    pub policy: PolicyArg,
+    /// How long to run (then the sources stop and the job drains).
+    #[arg(long, default_value = "5m")]
+    pub duration: String,
+    /// Start parallelism: one number for every operator, or op=P pairs
+    /// (`1`, `2,join=1`).
+    #[arg(long, default_value = "1")]
+    pub start_parallelism: String,
+    /// Start block cache per stateful operator (`32MiB`, `join=16MiB`).
+    #[arg(long, default_value = "32MiB")]
+    pub start_cache: String,
+    /// RocksDB write buffer (memtable) size per state.
+    #[arg(long, default_value = "8MiB")]
+    pub write_buffer: String,
+    /// Output directory: timeline.csv, decisions.jsonl, changes.json,
+    /// summary.json, report.html.
+    #[arg(long, default_value = "out/autoscale")]
+    pub out: PathBuf,
+    /// Prometheus endpoint address, or `off`.
+    #[arg(long, default_value = "127.0.0.1:9249")]
+    pub metrics_addr: String,
+    /// Policy interval: the window each decision looks at.
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
+    /// Whole windows ignored after a change (caches fill, moved state
+    /// settles); a window that spans a change is never used.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub warmup: u32,
+    /// Act on a plan only once it has been proposed this many times in a
+    /// row (DS2's activation time).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub activation: u32,
+    /// Time after a change before the next may start.
+    #[arg(long, default_value = "0s")]
+    pub cooldown: String,
+    /// At most this many subtasks (cores) over all operators.
+    #[arg(long, value_name = "N")]
+    pub max_cores: Option<u32>,
+    /// At most this much block cache over all operators (e.g. 2GiB).
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
+    /// How rescales move key groups: progressive or stop-the-world.
+    #[arg(long, value_enum, default_value = "progressive")]
+    pub strategy: StrategyArg,
+    /// ds2, justin: over-provision every operator by this share (DS2's
+    /// scaling factor; reference default 0).
+    #[arg(long, default_value_t = 0.0, help_heading = "DS2")]
+    pub scaling_factor: f64,
+    /// ds2: when no operator scales up while the sources run more than this
+    /// factor below the target, scale every operator by that factor (the
+    /// reference's final adjustment; off by default).
+    #[arg(long, value_name = "RATIO", help_heading = "DS2")]
+    pub target_rate_ratio: Option<f64>,
+    /// justin: which defaults: `code` (as Justin's code ships: hit ratio
+    /// 0.7, state-read p90 0.1 ms, two memory levels) or `paper` (its
+    /// paper and experiment files: 0.8, 1 ms, three levels).
+    #[arg(long, value_enum, default_value_t = JustinDefaultsArg::Code, help_heading = "Justin")]
+    pub justin_defaults: JustinDefaultsArg,
+    /// justin: memory at level 0 (level L gets base x 2^L) [default: the
+    /// start cache].
+    #[arg(long, value_name = "SIZE", help_heading = "Justin")]
+    pub justin_base: Option<String>,
+    /// justin: override the minimum hit ratio.
+    #[arg(long, help_heading = "Justin")]
+    pub justin_hit_min: Option<f64>,
+    /// justin: override the state-read p90 threshold, microseconds.
+    #[arg(long, value_name = "US", help_heading = "Justin")]
+    pub justin_latency_us: Option<f64>,
+    /// flink: target utilization (Flink: 0.7; it acts outside +-0.3).
+    #[arg(long, default_value_t = 0.7, help_heading = "Flink")]
+    pub flink_utilization: f64,
+    /// flink: a scale-down waits this long (Flink: 1h, cut for runs of
+    /// minutes) and takes the largest parallelism recommended meanwhile.
+    #[arg(long, default_value = "60s", help_heading = "Flink")]
+    pub flink_scale_down_delay: String,
+    /// mrc: price of a core-hour. Default: Google Cloud N2 on-demand,
+    /// us-central1, USD 0.031611 per vCPU-hour.
+    #[arg(long, default_value_t = autoscaler::policy::mrc::CORE_HOUR_PRICE, help_heading = "MRC")]
+    pub core_price: f64,
+    /// mrc: price of a GiB-hour of memory. Default: the same price list,
+    /// USD 0.004237 per GiB-hour (a core costs as much as 7.5 GiB).
+    #[arg(long, default_value_t = autoscaler::policy::mrc::GIB_HOUR_PRICE, help_heading = "MRC")]
+    pub gib_price: f64,
+    /// mrc: plan for the target at this share of capacity (headroom).
+    #[arg(long, default_value_t = 0.85, help_heading = "MRC")]
+    pub headroom: f64,
+    /// mrc: the profile directory (profile.json of `memscale profile` on
+    /// the same query and preset) whose curves are the model. Without it, a
+    /// profile is run first into OUT/profile.
+    #[arg(long, value_name = "DIR", help_heading = "MRC")]
+    pub profile: Option<PathBuf>,
+    /// mrc: cores the job's operators share, which cap what more subtasks
+    /// give [default: this machine's cores; 0: a core per subtask, as in a
+    /// cluster].
+    #[arg(long, value_name = "N", help_heading = "MRC")]
+    pub cores: Option<f64>,
+    /// mrc: events of the profiling run made without --profile.
+    #[arg(long, default_value_t = 400_000, help_heading = "MRC")]
+    pub profile_events: u64,
+    /// Maximum parallelism (number of key groups).
+    #[arg(long, default_value_t = 128)]
+    pub max_parallelism: u32,
+    /// State directory (default: OUT/state); a disk with O_DIRECT.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `--policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    /// DS2: parallelism from true rates.
+    Ds2,
+    /// Justin: DS2, then memory levels for poor hit ratios.
+    Justin,
+    /// Flink's Kubernetes-operator autoscaler.
+    Flink,
+    /// memscale's MRC-guided cost-optimal policy.
+    Mrc,
+}
+
+/// `--justin-defaults`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum JustinDefaultsArg {
+    /// As Justin's code ships.
+    Code,
+    /// As its paper and experiments.
+    Paper,
 }
 
 /// How rescales move key groups.

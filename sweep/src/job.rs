@@ -238,6 +238,13 @@ impl JobSetup {
         interval: Duration,
         on_snapshot: OnSnapshot,
     ) -> Result<Finished> {
+        self.with_state_dir(|| self.execute_inner(endpoint, changes, interval, on_snapshot))
+    }
+
+    /// Runs `f` with the state directory to itself: refuses one that is
+    /// not empty, and removes it afterwards unless asked to keep it (also
+    /// when `f` fails).
+    pub fn with_state_dir<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         if let Some(dir) = &self.state_dir {
             if std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
                 bail!(
@@ -246,7 +253,7 @@ impl JobSetup {
                 );
             }
         }
-        let result = self.execute_inner(endpoint, changes, interval, on_snapshot);
+        let result = f();
         if let (Some(dir), false) = (&self.state_dir, self.keep_state) {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -1,6 +1,7 @@
 //! `memscale`: the command line of memscale. Thin: it parses options, opens
 //! traces, calls the libraries and writes results.
 
+mod autoscale;
 mod bench;
 mod cli;
 mod input;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         cli::Command::Run(a) => run_cmd::run(a),
         cli::Command::Profile(a) => profile_cmd::run(a),
         cli::Command::Sweep(a) => sweep_cmd::run(a),
+        cli::Command::Autoscale(a) => autoscale::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

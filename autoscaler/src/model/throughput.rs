@@ -1,15 +1,18 @@
 //! An operator's throughput against its parallelism and block-cache size,
 //! T(p, c): the hit-ratio curve says how many of its block lookups miss at
 //! a size, a calibration says what a record costs besides those misses and
-//! what a miss costs, and a contention factor says how far p subtasks fall
-//! short of p times one.
+//! what a miss costs, and the cores the operator can have say where more
+//! subtasks stop helping.
 //!
 //! Per subtask, a record costs `cpu_us + lookups · miss(c) · miss_us`
 //! microseconds of useful time, so one subtask processes
 //! `1e6 / (cpu_us + lookups · miss(c) · miss_us)` records per useful
-//! second (DS2's true processing rate), and p subtasks
-//! `p / (1 + σ (p − 1))` times that (σ = 0: linear, DS2's assumption;
-//! on one machine, subtasks share cores and the disk).
+//! second (DS2's true processing rate), and p subtasks p times that (DS2's
+//! assumption: each subtask has a core of its own, as in a cluster). On
+//! one machine with `cpu_slots` cores free for the operator, the CPU part
+//! caps it: at most `cpu_slots · 1e6 / cpu_us` records/s, however many
+//! subtasks wait on the disk at once (reads with direct I/O wait without
+//! a core, so subtasks beyond the cores still overlap them).
 
 use serde::{Deserialize, Serialize};
 
@@ -34,9 +37,8 @@ pub struct OperatorModel {
     /// curve is a model of one run; the live job's misses can run higher
     /// or lower by a factor that stays as the size changes.
     pub miss_correction: f64,
-    /// Contention σ: p subtasks process p / (1 + σ (p − 1)) times what one
-    /// does.
-    pub contention: f64,
+    /// Cores the operator's subtasks can run on at once (`None`: one each).
+    pub cpu_slots: Option<f64>,
 }
 
 /// Why a model cannot be calibrated.
@@ -51,19 +53,23 @@ impl OperatorModel {
     /// A model calibrated on one interval of the live operator: its true
     /// processing rate, hit ratio and lookups per record at its current
     /// (parallelism, cache), with `curve` for the shape of the hit ratio
-    /// and `default_miss_us` where the interval had no miss to time.
+    /// `default_miss_us` where the interval had no miss to time, and
+    /// `cpu_slots` the cores it can have.
+    ///
+    /// Above its cores, a subtask's time per record includes waiting for
+    /// one: the CPU part is then the smaller of what the subtasks' time
+    /// leaves besides reads and what the cores can have given.
     pub fn calibrate(
         obs: &OperatorObservation,
         curve: Option<HitCurve>,
         default_miss_us: f64,
-        contention: f64,
+        cpu_slots: Option<f64>,
     ) -> Result<OperatorModel, ModelError> {
         if obs.true_processing_rate <= 0.0 || obs.parallelism == 0 {
             return Err(ModelError::NoRecords(obs.name.clone()));
         }
         let p = obs.parallelism as f64;
-        let one = obs.true_processing_rate * (1.0 + contention * (p - 1.0)) / p;
-        let record_us = 1e6 / one;
+        let record_us = p * 1e6 / obs.true_processing_rate;
         let miss_us = obs.miss_cost_us.filter(|&m| m > 0.0).unwrap_or(default_miss_us);
         let measured_miss = obs.hit_ratio.map_or(0.0, |h| 1.0 - h);
         // Without a curve, the reads' cost at this size is part of every
@@ -86,11 +92,14 @@ impl OperatorModel {
         Ok(OperatorModel {
             name: obs.name.clone(),
             curve: if obs.has_cache { curve } else { None },
-            cpu_us: record_us - read_us,
+            cpu_us: match cpu_slots {
+                Some(slots) => (record_us - read_us).min(slots.max(0.01) * 1e6 / obs.true_processing_rate),
+                None => record_us - read_us,
+            },
             lookups_per_record: lookups,
             miss_us,
             miss_correction,
-            contention,
+            cpu_slots,
         })
     }
 
@@ -107,16 +116,15 @@ impl OperatorModel {
         self.cpu_us + self.lookups_per_record * self.miss_ratio(cache) * self.miss_us
     }
 
-    /// Subtask-equivalents of `p` subtasks.
-    pub fn effective(&self, p: u32) -> f64 {
-        let p = p as f64;
-        p / (1.0 + self.contention * (p - 1.0))
+    /// The most the cores allow, records/s.
+    pub fn cpu_cap(&self) -> f64 {
+        self.cpu_slots.map_or(f64::INFINITY, |s| s * 1e6 / self.cpu_us.max(1e-9))
     }
 
     /// T(p, c): records per second `p` subtasks sharing a cache of `cache`
     /// bytes process when busy all the time.
     pub fn rate(&self, p: u32, cache: Option<u64>) -> f64 {
-        self.effective(p) * 1e6 / self.record_us(cache).max(1e-9)
+        (p as f64 * 1e6 / self.record_us(cache).max(1e-9)).min(self.cpu_cap())
     }
 
     /// The smallest cache with which `p` subtasks process `rate` records
@@ -124,7 +132,10 @@ impl OperatorModel {
     /// suffices, `Some(Some(bytes))` (at least `min_cache`) when a size on
     /// the curve does, `None` when no modelled size does.
     pub fn cache_for(&self, p: u32, rate: f64, min_cache: u64) -> Option<Option<u64>> {
-        let budget_us = self.effective(p) * 1e6 / rate.max(1e-9);
+        if rate > self.cpu_cap() {
+            return None;
+        }
+        let budget_us = p as f64 * 1e6 / rate.max(1e-9);
         let Some(curve) = &self.curve else {
             return (self.cpu_us <= budget_us).then_some(None);
         };
@@ -168,7 +179,7 @@ mod tests {
 
     #[test]
     fn calibration_reproduces_the_observed_rate_and_splits_its_cost() {
-        let m = OperatorModel::calibrate(&observed(), Some(curve()), 100.0, 0.0).unwrap();
+        let m = OperatorModel::calibrate(&observed(), Some(curve()), 100.0, None).unwrap();
         // 10,000 records/s per subtask: 100 us a record, of which 2 lookups
         // x 0.5 misses x 40 us are reads.
         assert!((m.cpu_us - 60.0).abs() < 1e-9, "{}", m.cpu_us);
@@ -182,14 +193,14 @@ mod tests {
     fn a_live_miss_ratio_off_the_curve_scales_the_curve() {
         let mut o = observed();
         o.hit_ratio = Some(0.0);
-        let m = OperatorModel::calibrate(&o, Some(curve()), 100.0, 0.0).unwrap();
+        let m = OperatorModel::calibrate(&o, Some(curve()), 100.0, None).unwrap();
         assert!((m.miss_correction - 2.0).abs() < 1e-12);
         assert!((m.miss_ratio(Some(64 << 20)) - 0.2).abs() < 1e-12);
     }
 
     #[test]
     fn cache_for_is_the_smallest_size_reaching_the_rate() {
-        let m = OperatorModel::calibrate(&observed(), Some(curve()), 100.0, 0.0).unwrap();
+        let m = OperatorModel::calibrate(&observed(), Some(curve()), 100.0, None).unwrap();
         for (p, rate) in [(1, 12_000.0), (1, 14_000.0), (2, 21_000.0), (3, 30_000.0)] {
             let c = m.cache_for(p, rate, 1 << 20).unwrap().unwrap();
             assert!(m.rate(p, Some(c)) >= rate * (1.0 - 1e-9), "p={p} rate={rate} c={c}");
@@ -200,15 +211,28 @@ mod tests {
     }
 
     #[test]
-    fn contention_takes_from_each_extra_subtask() {
+    fn the_cores_cap_the_cpu_part_and_reads_overlap_beyond_them() {
+        // One core for the operator: 60 us of CPU a record caps it at
+        // 16,667/s, whatever the subtasks and the cache.
         let mut o = observed();
         o.parallelism = 1;
         o.true_processing_rate = 10_000.0;
-        let m = OperatorModel::calibrate(&o, None, 100.0, 0.5).unwrap();
-        assert!((m.effective(3) - 1.5).abs() < 1e-12);
-        assert!((m.rate(3, None) - m.rate(1, None) * 1.5).abs() < 1e-6);
+        let m = OperatorModel::calibrate(&o, Some(curve()), 100.0, Some(1.0)).unwrap();
+        assert!((m.cpu_us - 60.0).abs() < 1e-9);
+        assert!((m.rate(1, Some(16 << 20)) - 10_000.0).abs() < 1e-6);
+        // Two subtasks overlap their reads: 20,000/s wanted, 16,667 allowed.
+        assert!((m.rate(2, Some(16 << 20)) - 1e6 / 60.0).abs() < 1e-6);
+        assert_eq!(m.cache_for(4, 17_000.0, 1 << 20), None);
+        // A larger cache takes the reads off one subtask instead.
+        assert!(m.cache_for(1, 14_000.0, 1 << 20).unwrap().unwrap() > 16 << 20);
+        // Calibrated at 4 subtasks on 2 cores at 20,000/s: each subtask's
+        // 200 us a record is mostly waiting for a core; the cores say 100.
+        let mut o = observed();
+        o.parallelism = 4;
+        let m = OperatorModel::calibrate(&o, Some(curve()), 100.0, Some(2.0)).unwrap();
+        assert!((m.cpu_us - 100.0).abs() < 1e-9, "{}", m.cpu_us);
         assert_eq!(
-            OperatorModel::calibrate(&OperatorObservation::default(), None, 1.0, 0.0).unwrap_err(),
+            OperatorModel::calibrate(&OperatorObservation::default(), None, 1.0, None).unwrap_err(),
             ModelError::NoRecords(String::new())
         );
     }

@@ -20,7 +20,9 @@ use std::collections::HashMap;
 
 use super::ds2::estimate;
 use super::{Bounds, Policy};
-use crate::job::{format_bytes, Observation, OperatorObservation, OperatorPlan, Plan};
+use cachesim::size::format_size;
+
+use crate::job::{Observation, OperatorObservation, OperatorPlan, Plan};
 use crate::model::{HitCurve, OperatorModel};
 
 /// Google Cloud's on-demand price of a vCPU-hour for N2 machines in
@@ -47,8 +49,9 @@ pub struct MrcParams {
     pub keep_within: f64,
     /// Cost of a miss when the interval timed none, microseconds.
     pub default_miss_us: f64,
-    /// Contention σ between an operator's subtasks (see [`OperatorModel`]).
-    pub contention: f64,
+    /// Cores of the machine the job runs on, shared by its operators
+    /// (`None`: every subtask gets a core of its own, as in a cluster).
+    pub cores: Option<f64>,
     /// Cache bounds.
     pub bounds: Bounds,
 }
@@ -62,7 +65,7 @@ impl Default for MrcParams {
             tolerance: 0.15,
             keep_within: 0.05,
             default_miss_us: 50.0,
-            contention: 0.0,
+            cores: None,
             bounds: Bounds::default(),
         }
     }
@@ -115,6 +118,18 @@ pub fn cheapest(model: &OperatorModel, rate: f64, max_p: u32, has_cache: bool, p
     })
 }
 
+/// The cores `operator` can have on a machine of `cores`: what the other
+/// operators' busy subtasks leave, at least one.
+pub fn cpu_slots(obs: &Observation, operator: &str, cores: f64) -> f64 {
+    let others: f64 = obs
+        .operators
+        .iter()
+        .filter(|o| o.name != operator)
+        .map(|o| o.busy_ratio.clamp(0.0, 1.0) * o.parallelism as f64)
+        .sum();
+    (cores - others).max(1.0)
+}
+
 /// The MRC-guided policy.
 #[derive(Clone, Debug)]
 pub struct MrcPolicy {
@@ -139,8 +154,10 @@ impl MrcPolicy {
         self.models.get(operator)
     }
 
-    /// The model to decide `op` with, and a note on where it came from.
-    fn model_for(&mut self, op: &OperatorObservation) -> Option<(OperatorModel, String)> {
+    /// The model to decide `op` with, and a note on where it came from:
+    /// the one from before a step while the step's prediction holds, one
+    /// calibrated on this window otherwise.
+    fn model_for(&mut self, op: &OperatorObservation, slots: Option<f64>) -> Option<(OperatorModel, String)> {
         let measured = op.true_processing_rate;
         let note = match (self.models.get(&op.name), self.predicted.get(&op.name)) {
             (Some(m), Some(&predicted)) => {
@@ -153,11 +170,12 @@ impl MrcPolicy {
                     err * 100.0
                 )
             }
-            (Some(m), None) => return Some((m.clone(), "model as calibrated".into())),
-            (None, _) => "calibrated on this interval".into(),
+            // Until a step is taken, every window calibrates anew: a state
+            // that grows changes what a record costs.
+            _ => "calibrated on this window".into(),
         };
         let curve = self.curves.get(&op.name).cloned();
-        let m = OperatorModel::calibrate(op, curve, self.params.default_miss_us, self.params.contention).ok()?;
+        let m = OperatorModel::calibrate(op, curve, self.params.default_miss_us, slots).ok()?;
         self.models.insert(op.name.clone(), m.clone());
         self.predicted.remove(&op.name);
         Some((m, note))
@@ -185,7 +203,8 @@ impl Policy for MrcPolicy {
                 plan.operators.push(keep("source: fixed".into()));
                 continue;
             }
-            let Some((model, note)) = self.model_for(op) else {
+            let slots = self.params.cores.map(|c| cpu_slots(obs, &op.name, c));
+            let Some((model, note)) = self.model_for(op, slots) else {
                 plan.operators.push(keep("no record processed: no rate to calibrate on".into()));
                 continue;
             };
@@ -207,7 +226,7 @@ impl Policy for MrcPolicy {
                 best
             };
             let cache_bytes = if has_cache { chosen.cache } else { op.cache_bytes };
-            let size = cache_bytes.map_or(String::new(), |c| format!(" @ {}", format_bytes(c)));
+            let size = cache_bytes.map_or(String::new(), |c| format!(" @ {}", format_size(c)));
             let reason = format!(
                 "{note}; needs {wanted:.0}/s ({:.0}/s at {:.0}% utilization): {}{size} predicts {:.0}/s{}",
                 e.target_input,
@@ -263,7 +282,7 @@ mod tests {
             lookups_per_record: lookups,
             miss_us: 60.0,
             miss_correction: 1.0,
-            contention: 0.1,
+            cpu_slots: None,
         }
     }
 

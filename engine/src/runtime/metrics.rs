@@ -401,6 +401,10 @@ impl<S: StateStore> StateStore for Timed<S> {
         self.inner.stats()
     }
 
+    fn attach_thread(&mut self) {
+        self.inner.attach_thread()
+    }
+
     fn finish(&mut self) -> Result<(), StateError> {
         self.inner.finish()
     }

@@ -65,6 +65,12 @@ pub struct SubtaskSnapshot {
     pub block_cache_hits: u64,
     /// Block-cache misses.
     pub block_cache_misses: u64,
+    /// Block-cache hits of the subtask's own reads (not compaction's).
+    #[serde(default)]
+    pub user_hits: u64,
+    /// Block-cache misses of its own reads.
+    #[serde(default)]
+    pub user_misses: u64,
     /// Bytes read from SST files.
     pub disk_read_bytes: u64,
     /// Memtable bytes.
@@ -129,6 +135,14 @@ pub struct OperatorSnapshot {
     pub block_cache_hits: u64,
     /// Block-cache misses.
     pub block_cache_misses: u64,
+    /// Block-cache hits of the operator's own reads (gets and scans on its
+    /// subtasks' threads; RocksDB's tickers above also count compaction's
+    /// and flush's lookups).
+    #[serde(default)]
+    pub user_hits: u64,
+    /// Block-cache misses of its own reads.
+    #[serde(default)]
+    pub user_misses: u64,
     /// Mean time of a block read from an SST file, microseconds (the cost
     /// of a miss), when there were reads.
     pub miss_cost_us: Option<f64>,
@@ -213,6 +227,8 @@ fn subtask(m: &SubtaskMetrics, lat: &StateLatency) -> SubtaskSnapshot {
         true_output_rate: rate(records_out, useful_s),
         block_cache_hits: s.block_cache_hits,
         block_cache_misses: s.block_cache_misses,
+        user_hits: s.user_block_cache_hits,
+        user_misses: s.user_block_reads,
         disk_read_bytes: s.disk_read_bytes,
         memtable_bytes: s.memtable_bytes,
         sst_bytes: s.sst_bytes,
@@ -275,6 +291,8 @@ impl JobMetrics {
                     estimated_keys: sum(&|s| s.estimated_keys),
                     block_cache_hits: hits,
                     block_cache_misses: misses,
+                    user_hits: sum(&|s| s.user_hits),
+                    user_misses: sum(&|s| s.user_misses),
                     sst_reads: sum(&|s| s.sst_reads),
                     sst_read_micros: sum(&|s| s.sst_read_micros),
                     miss_cost_us: {

@@ -220,7 +220,8 @@ impl OperatorTask {
         }
     }
 
-    fn run_inner(mut self, store: Box<dyn StateStore>) -> Result<(), TaskError> {
+    fn run_inner(mut self, mut store: Box<dyn StateStore>) -> Result<(), TaskError> {
+        store.attach_thread();
         let key_groups = self.rt.cfg.key_groups.max_parallelism();
         let mut r = Running {
             store: Timed::new(store, self.m.clone(), key_groups),

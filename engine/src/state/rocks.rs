@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+use rust_rocksdb::perf::{set_perf_stats, PerfContext, PerfMetric, PerfStatsLevel};
 use rust_rocksdb::statistics::{Histogram, Ticker};
 use rust_rocksdb::{
     BlockBasedIndexType, BlockBasedOptions, BlockCacheTraceOptions, BlockCacheTraceWriterOptions, Cache,
@@ -497,12 +498,22 @@ impl StateStore for RocksStore {
         Ok(())
     }
 
+    fn attach_thread(&mut self) {
+        // Counts only (no timers): a few increments per block lookup.
+        set_perf_stats(PerfStatsLevel::EnableCount);
+    }
+
+    /// The user-read counters are those of the calling thread: call on the
+    /// subtask's own (after [`StateStore::attach_thread`]).
     fn stats(&self) -> Option<StoreStats> {
+        let perf = PerfContext::default();
         let prop = |name| self.property(name).unwrap_or(0);
         let reads = self.opts.get_histogram_data(Histogram::ReadBlockGetMicros);
         Some(StoreStats {
             block_cache_hits: self.ticker(Ticker::BlockCacheHit),
             block_cache_misses: self.ticker(Ticker::BlockCacheMiss),
+            user_block_cache_hits: perf.metric(PerfMetric::BlockCacheHitCount),
+            user_block_reads: perf.metric(PerfMetric::BlockReadCount),
             disk_read_bytes: self.ticker(Ticker::LastLevelReadBytes) + self.ticker(Ticker::NonLastLevelReadBytes),
             memtable_bytes: prop("rocksdb.cur-size-all-mem-tables"),
             sst_bytes: prop("rocksdb.live-sst-files-size"),

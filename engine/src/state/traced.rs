@@ -229,6 +229,10 @@ impl<S: StateStore> StateStore for Traced<S> {
         self.inner.stats()
     }
 
+    fn attach_thread(&mut self) {
+        self.inner.attach_thread()
+    }
+
     fn state_count(&self) -> usize {
         self.inner.state_count()
     }

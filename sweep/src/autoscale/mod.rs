@@ -1,0 +1,338 @@
+//! `memscale autoscale`: a query on the engine under the autoscaler's
+//! controller. The controller observes every interval and carries out its
+//! policy's plans through live rescaling; a timeline thread samples every
+//! second. Writes timeline.csv, decisions.jsonl, changes.json,
+//! summary.json and report.html.
+
+pub mod engine_job;
+pub mod policies;
+pub mod report;
+pub mod timeline;
+pub mod window;
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use autoscaler::job::{Observation, ScalableJob};
+use autoscaler::{Controller, ControllerConfig, DecisionRecord};
+use cachesim::size::{format_size, parse_size};
+use engine::runtime::exporter::BoundEndpoint;
+use engine::runtime::{RescaleOptions, Strategy};
+use serde::Serialize;
+
+use crate::cli::{AutoscaleArgs, FilterLayoutArg, JobArgs, StateArg, StrategyArg};
+use crate::job::{parse_duration, JobSetup};
+use crate::output::write_json;
+use engine_job::EngineJob;
+use timeline::Timeline;
+use window::{Topology, Window};
+
+/// The engine job `a` describes, with its start configuration.
+pub fn job_args(a: &AutoscaleArgs) -> JobArgs {
+    JobArgs {
+        query: a.query.clone(),
+        events: None,
+        duration: Some(a.duration.clone()),
+        rate: Some(a.rate),
+        parallelism: a.start_parallelism.clone(),
+        cache: Some(a.start_cache.clone()),
+        write_buffer: a.write_buffer.clone(),
+        state: StateArg::Rocksdb,
+        preset: a.preset.clone(),
+        in_flight_auctions: None,
+        active_people: None,
+        hot_auction_ratio: None,
+        hot_bidder_ratio: None,
+        hot_seller_ratio: None,
+        base_time: engine::nexmark::DEFAULT_BASE_TIME_MS,
+        max_parallelism: a.max_parallelism,
+        trace: None,
+        trace_sample: 1.0,
+        block_trace: None,
+        block_trace_sampling: 1,
+        state_dir: a.state_dir.clone(),
+        keep_state: false,
+        buffered_io: false,
+        filters: FilterLayoutArg::Partitioned,
+    }
+}
+
+/// Checks the options that are the autoscaler's own; each error names its
+/// option.
+fn controller_config(a: &AutoscaleArgs, setup: &JobSetup) -> Result<ControllerConfig> {
+    if a.rate == 0 {
+        bail!("--rate 0: the target must be at least 1 event/s");
+    }
+    let interval = parse_duration("--interval", &a.interval)?;
+    let cooldown = if a.cooldown.trim() == "0" || a.cooldown.trim() == "0s" {
+        Duration::ZERO
+    } else {
+        parse_duration("--cooldown", &a.cooldown)?
+    };
+    let graph = engine::queries::build(setup.query, &setup.query_config);
+    let start_cores: u32 = graph.stages.iter().map(|s| s.parallelism).sum();
+    let start_cache: u64 = match &setup.run_config.backend {
+        engine::runtime::Backend::RocksDb(rc) => {
+            graph.stages.iter().filter(|s| !s.states.is_empty()).map(|s| rc.cache_of(&s.name) as u64).sum()
+        }
+        engine::runtime::Backend::Memory => 0,
+    };
+    if let Some(m) = a.max_cores {
+        if m < start_cores {
+            bail!("--max-cores {m} is below the start configuration's {start_cores} subtasks (--start-parallelism)");
+        }
+    }
+    let max_memory = match &a.max_memory {
+        Some(s) => {
+            let b = parse_size(s).map_err(|e| anyhow::anyhow!("--max-memory: {e}"))?;
+            if b < start_cache {
+                bail!(
+                    "--max-memory {s} is below the start configuration's {} of block cache (--start-cache)",
+                    format_size(start_cache)
+                );
+            }
+            Some(b)
+        }
+        None => None,
+    };
+    Ok(ControllerConfig {
+        interval_s: interval.as_secs_f64(),
+        warmup_intervals: a.warmup,
+        activation: a.activation.max(1),
+        cooldown_s: cooldown.as_secs_f64(),
+        max_cores: a.max_cores,
+        max_memory,
+    })
+}
+
+/// summary.json.
+#[derive(Serialize)]
+struct Summary<'a> {
+    query: &'a str,
+    preset: &'a str,
+    policy: &'a str,
+    target_rate: u64,
+    start: String,
+    end: String,
+    rescales: usize,
+    resizes: usize,
+    #[serde(flatten)]
+    totals: &'a timeline::Totals,
+    events: u64,
+    sustained_throughput: f64,
+    latency_p99_ms: f64,
+}
+
+pub fn run(a: AutoscaleArgs) -> Result<()> {
+    std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
+    let setup = job_args(&a).setup(&a.out)?;
+    let config = controller_config(&a, &setup)?;
+    let policy = policies::build(&a, &setup)?;
+    let endpoint = match a.metrics_addr.as_str() {
+        "off" | "none" => None,
+        addr => Some(BoundEndpoint::bind(addr)?),
+    };
+    let controller = Controller::new(policy, config);
+    let options = RescaleOptions {
+        strategy: match a.strategy {
+            StrategyArg::Progressive => Strategy::Progressive,
+            StrategyArg::StopTheWorld => Strategy::StopTheWorld,
+        },
+        ..RescaleOptions::default()
+    };
+    eprintln!(
+        "{} {} at {} events/s under `{}`: interval {:.0} s, start {}",
+        setup.query.name(),
+        a.preset,
+        a.rate,
+        controller.policy(),
+        config.interval_s,
+        start_description(&a)
+    );
+    let outcome = setup.with_state_dir(|| drive(&setup, controller, endpoint, options, &a.out))?;
+    let s = &outcome.snapshot;
+    let rescales = outcome.reports.iter().filter(|r| matches!(r, engine::runtime::control::Report::Rescale(_))).count();
+    let summary = Summary {
+        query: setup.query.name(),
+        preset: &a.preset,
+        policy: outcome.policy,
+        target_rate: a.rate,
+        start: start_description(&a),
+        end: outcome.end.clone(),
+        rescales,
+        resizes: outcome.reports.len() - rescales,
+        totals: &outcome.totals,
+        events: s.events,
+        sustained_throughput: s.sustained_throughput,
+        latency_p99_ms: s.latency_p99_ms,
+    };
+    write_json(&summary, &a.out.join("summary.json"))?;
+    write_json(&outcome.reports, &a.out.join("changes.json"))?;
+    let html = report::render(&a, &outcome);
+    mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
+    println!(
+        "{}: {} events, {:.0} events/s sustained against a target of {}; {} rescales, {} resizes; end {}",
+        setup.query.name(),
+        s.events,
+        s.sustained_throughput,
+        a.rate,
+        rescales,
+        outcome.reports.len() - rescales,
+        outcome.end
+    );
+    println!(
+        "core-seconds {:.0}, GiB-seconds {:.1}, {:.0} s behind the target; report: {}",
+        outcome.totals.core_s,
+        outcome.totals.gib_s,
+        outcome.totals.violation_s,
+        a.out.join("report.html").display()
+    );
+    Ok(())
+}
+
+fn start_description(a: &AutoscaleArgs) -> String {
+    format!("parallelism {}, cache {}", a.start_parallelism, a.start_cache)
+}
+
+/// What a run under the controller gave.
+pub struct Outcome {
+    /// The policy's name.
+    pub policy: &'static str,
+    /// Every decision.
+    pub decisions: Vec<DecisionRecord>,
+    /// Every change's report.
+    pub reports: Vec<engine::runtime::control::Report>,
+    /// The timeline.
+    pub timeline: Vec<timeline::Row>,
+    /// Its totals.
+    pub totals: timeline::Totals,
+    /// The final metrics.
+    pub snapshot: engine::runtime::snapshot::JobSnapshot,
+    /// The final configuration (`op=P@SIZE;...`).
+    pub end: String,
+}
+
+/// Runs the job under `controller` until its duration is up.
+fn drive(
+    setup: &JobSetup,
+    mut controller: Controller,
+    endpoint: Option<BoundEndpoint>,
+    options: RescaleOptions,
+    out: &Path,
+) -> Result<Outcome> {
+    let graph = engine::queries::build(setup.query, &setup.query_config);
+    let topology = Topology::of(&graph);
+    let target = setup.run_config.rate.unwrap_or(0) as f64;
+    let max_p = setup.run_config.key_groups.max_parallelism();
+    let job = engine::runtime::start(graph, &setup.run_config)?;
+    let metrics = job.metrics();
+    let _server = endpoint.map(|e| e.serve(metrics.clone()));
+    let done = Arc::new(AtomicBool::new(false));
+    let timeline = Timeline::start(
+        Window::new(metrics.clone(), topology.clone(), target, max_p),
+        done.clone(),
+        &out.join("timeline.csv"),
+    )?;
+    let finished = {
+        let metrics = metrics.clone();
+        Box::new(move || metrics.sources_running.load(Relaxed) == 0)
+    };
+    let mut ej =
+        EngineJob::new(job.control(), Window::new(metrics.clone(), topology, target, max_p), options, finished);
+    let mut log = std::io::BufWriter::new(
+        std::fs::File::create(out.join("decisions.jsonl")).context("cannot create decisions.jsonl")?,
+    );
+    let interval = Duration::from_secs_f64(controller.config().interval_s);
+    let duration = setup.duration.unwrap_or(Duration::from_secs(300));
+    let started = Instant::now();
+    let mut decisions = Vec::new();
+    let mut next = started + interval;
+    while !job.is_finished() && started.elapsed() < duration {
+        std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() < next {
+            continue;
+        }
+        let obs = ej.observe()?;
+        let step = controller.step(&obs);
+        let record = if step.act && started.elapsed() + Duration::from_secs(2) < duration {
+            match ej.apply(&step.plan) {
+                Ok(applied) => {
+                    let end_s = metrics.started.elapsed().as_secs_f64();
+                    controller.applied(&step.plan, &obs, end_s);
+                    controller.record(&obs, &step, true, Some(applied.duration_s), &step.why)
+                }
+                Err(e) => controller.record(&obs, &step, false, None, &format!("the change failed: {e}")),
+            }
+        } else if step.act {
+            controller.record(&obs, &step, false, None, "the run ends before a change would settle")
+        } else {
+            controller.record(&obs, &step, false, None, &step.why)
+        };
+        print_decision(&obs, &record);
+        serde_json::to_writer(&mut log, &record)?;
+        log.write_all(b"\n")?;
+        log.flush().context("writing decisions.jsonl")?;
+        decisions.push(record);
+        next = Instant::now() + interval;
+    }
+    job.stop();
+    let end = ej.observe().map(|o| o.config().describe()).unwrap_or_default();
+    let reports = std::mem::take(&mut ej.reports);
+    let output = job.wait()?;
+    done.store(true, Relaxed);
+    let (rows, totals) = timeline.finish()?;
+    let mut snapshot = metrics.snapshot();
+    snapshot.elapsed_s = output.elapsed.as_secs_f64();
+    Ok(Outcome { policy: controller.policy(), decisions, reports, timeline: rows, totals, snapshot, end })
+}
+
+/// One line per decision on the console: what changes and why, or why
+/// nothing does.
+fn print_decision(obs: &Observation, r: &DecisionRecord) {
+    let current = obs.config();
+    let changes: Vec<String> = r
+        .operators
+        .iter()
+        .filter(|o| {
+            current.get(&o.operator).is_some_and(|c| c.parallelism != o.parallelism || c.cache_bytes != o.cache_bytes)
+        })
+        .map(|o| {
+            let c = current.get(&o.operator).unwrap_or_default();
+            let size = |b: Option<u64>| b.map_or("-".to_string(), format_size);
+            format!(
+                "{} {}->{} {}->{} ({})",
+                o.operator,
+                c.parallelism,
+                o.parallelism,
+                size(c.cache_bytes),
+                size(o.cache_bytes),
+                o.reason
+            )
+        })
+        .collect();
+    let head = format!("[{:>5.0} s] {} {:.0}/s of {:.0}/s", r.t_s, r.policy, r.source_rate, r.target_rate);
+    if changes.is_empty() {
+        let why: Vec<String> = r
+            .operators
+            .iter()
+            .filter(|o| obs.operator(&o.operator).is_some_and(|x| x.rescalable) && o.reason != "not asked")
+            .map(|o| format!("{}: {}", o.operator, o.reason))
+            .collect();
+        if why.is_empty() {
+            eprintln!("{head}: {}", r.why);
+        } else {
+            eprintln!("{head}: {} ({})", r.why, why.join("; "));
+        }
+    } else {
+        let verdict = if r.applied {
+            format!("applied in {:.2} s", r.change_s.unwrap_or(0.0))
+        } else {
+            format!("not applied: {}", r.why)
+        };
+        eprintln!("{head}: {}; {verdict}", changes.join("; "));
+    }
+}

@@ -1,0 +1,152 @@
+//! report.html of an autoscaled run: the sources' rate against the
+//! target, each operator's parallelism, cache and hit ratio over time, the
+//! changes made with their reasons, and the run's totals.
+
+use std::collections::BTreeMap;
+
+use cachesim::size::format_size;
+
+use super::timeline::Row;
+use super::Outcome;
+use crate::cli::AutoscaleArgs;
+use crate::report::{escape, line_chart, page, table, Series};
+
+/// One series per operator of `f` over time (operators for which `f`
+/// gives nothing are left out).
+fn per_operator(rows: &[Row], f: impl Fn(&Row) -> Option<f64>) -> Vec<Series> {
+    let mut by: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for r in rows {
+        if let Some(v) = f(r) {
+            if !by.contains_key(r.operator.as_str()) {
+                order.push(&r.operator);
+            }
+            by.entry(&r.operator).or_default().push((r.t_s, v));
+        }
+    }
+    order
+        .into_iter()
+        .map(|name| Series { name: name.to_string(), points: by.remove(name).unwrap_or_default(), markers_only: false })
+        .collect()
+}
+
+/// The page.
+pub fn render(a: &AutoscaleArgs, o: &Outcome) -> String {
+    let sources: Vec<&str> = {
+        let mut v: Vec<&str> = o
+            .decisions
+            .first()
+            .map(|d| d.inputs.iter().take(1).map(|i| i.operator.as_str()).collect())
+            .unwrap_or_default();
+        v.dedup();
+        v
+    };
+    let source = sources.first().copied().unwrap_or("source");
+    let rate: Vec<(f64, f64)> =
+        o.timeline.iter().filter(|r| r.operator == source).map(|r| (r.t_s, r.input_rate)).collect();
+    let end_t = rate.last().map_or(0.0, |p| p.0);
+    let rate_chart = line_chart(
+        "Events per second: the sources against the target",
+        "seconds",
+        "events/s",
+        &[
+            Series { name: "sources".into(), points: rate, markers_only: false },
+            Series {
+                name: "target".into(),
+                points: vec![(0.0, a.rate as f64), (end_t, a.rate as f64)],
+                markers_only: false,
+            },
+        ],
+        None,
+    );
+    let stateful = |r: &Row| r.cache_bytes.is_some();
+    let p_chart = line_chart(
+        "Parallelism per operator",
+        "seconds",
+        "subtasks",
+        &per_operator(&o.timeline, |r| (r.operator != source).then_some(r.parallelism as f64)),
+        None,
+    );
+    let c_chart = line_chart(
+        "Block cache per operator",
+        "seconds",
+        "MiB",
+        &per_operator(&o.timeline, |r| r.cache_bytes.map(|b| b as f64 / (1u64 << 20) as f64)),
+        None,
+    );
+    let h_chart = line_chart(
+        "Hit ratio of each operator's own reads",
+        "seconds",
+        "hit ratio",
+        &per_operator(&o.timeline, |r| if stateful(r) { r.hit_ratio } else { None }),
+        Some(1.0),
+    );
+    let changes: Vec<Vec<String>> = o
+        .decisions
+        .iter()
+        .filter(|d| d.applied)
+        .flat_map(|d| {
+            d.operators.iter().filter_map(move |p| {
+                let before = d.inputs.iter().find(|i| i.operator == p.operator)?;
+                (before.parallelism != p.parallelism || before.cache_bytes != p.cache_bytes).then(|| {
+                    let size = |b: Option<u64>| b.map_or("-".to_string(), format_size);
+                    vec![
+                        format!("{:.0}", d.t_s),
+                        p.operator.clone(),
+                        format!("{} → {}", before.parallelism, p.parallelism),
+                        format!("{} → {}", size(before.cache_bytes), size(p.cache_bytes)),
+                        format!("{:.2}", d.change_s.unwrap_or(0.0)),
+                        p.reason.clone(),
+                    ]
+                })
+            })
+        })
+        .collect();
+    let t = &o.totals;
+    let summary = table(
+        &[
+            "policy",
+            "target events/s",
+            "sustained events/s",
+            "rescales / resizes",
+            "end",
+            "core-s",
+            "GiB-s",
+            "s behind target",
+            "e2e p99 ms",
+        ],
+        &[vec![
+            o.policy.to_string(),
+            a.rate.to_string(),
+            format!("{:.0}", o.snapshot.sustained_throughput),
+            format!(
+                "{} / {}",
+                o.reports.iter().filter(|r| matches!(r, engine::runtime::control::Report::Rescale(_))).count(),
+                o.reports.iter().filter(|r| matches!(r, engine::runtime::control::Report::Resize(_))).count()
+            ),
+            o.end.clone(),
+            format!("{:.0}", t.core_s),
+            format!("{:.1}", t.gib_s),
+            format!("{:.0}", t.violation_s),
+            format!("{:.1}", o.snapshot.latency_p99_ms),
+        ]],
+    );
+    let body = format!(
+        "<p>{q} ({preset}) at a target of {rate} events/s under <b>{policy}</b>, from {start}; decisions every {interval}. \
+         Decisions: <code>decisions.jsonl</code>; every second: <code>timeline.csv</code>.</p>{summary}\
+         <h2>Throughput</h2>{rate_chart}<h2>Resources</h2>{p_chart}{c_chart}<h2>Cache</h2>{h_chart}\
+         <h2>Changes</h2>{changes}",
+        q = escape(&a.query),
+        preset = escape(&a.preset),
+        rate = a.rate,
+        policy = o.policy,
+        start = escape(&super::start_description(a)),
+        interval = escape(&a.interval),
+        changes = if changes.is_empty() {
+            "<p>None.</p>".to_string()
+        } else {
+            table(&["t (s)", "operator", "parallelism", "cache", "took (s)", "why"], &changes)
+        },
+    );
+    page(&format!("memscale autoscale: {} under {}", a.query, o.policy), &body)
+}
