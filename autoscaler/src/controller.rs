@@ -1,9 +1,9 @@
 //! The controller: when to ask the policy and when to act on its answer.
 //!
 //! Every policy interval it takes an [`Observation`] and
-//! - skips it when the window spans a change, or falls within the
-//!   warm-up (the first whole windows after a change, while caches fill
-//!   and moved state settles: DS2's warm-up);
+//! - skips it when the window spans a change, or is one of the warm-up's
+//!   windows (the first whole windows after a change, or after the job's
+//!   start, while caches fill and moved state settles: DS2's warm-up);
 //! - otherwise asks the policy, caps the plan at the limits (`max_cores`,
 //!   `max_memory`), and carries it out only when the same configuration
 //!   has been proposed `activation` times in a row (DS2's activation
@@ -24,7 +24,7 @@ use crate::policy::Policy;
 pub struct ControllerConfig {
     /// Policy interval, seconds.
     pub interval_s: f64,
-    /// Whole windows ignored after a change ends.
+    /// Whole windows ignored after a change ends (and after the start).
     pub warmup_intervals: u32,
     /// Consecutive identical proposals before a change is made.
     pub activation: u32,
@@ -113,13 +113,14 @@ pub struct Controller {
     policy: Box<dyn Policy>,
     config: ControllerConfig,
     last_change_end_s: Option<f64>,
+    warmup_left: u32,
     proposal: Option<(Config, u32)>,
 }
 
 impl Controller {
     /// A controller of `policy`.
     pub fn new(policy: Box<dyn Policy>, config: ControllerConfig) -> Controller {
-        Controller { policy, config, last_change_end_s: None, proposal: None }
+        Controller { policy, config, last_change_end_s: None, warmup_left: config.warmup_intervals, proposal: None }
     }
 
     /// The policy's name.
@@ -141,10 +142,11 @@ impl Controller {
             if start < end - 1e-9 {
                 return hold("the window spans a change: not used".into());
             }
-            let warm_until = end + self.config.warmup_intervals as f64 * self.config.interval_s;
-            if obs.t_s < warm_until - 1e-9 {
-                return hold(format!("warm-up after a change (until {warm_until:.0} s)"));
-            }
+        }
+        if self.warmup_left > 0 {
+            self.warmup_left -= 1;
+            let n = self.config.warmup_intervals;
+            return hold(format!("warm-up window {} of {n}", n - self.warmup_left));
         }
         let mut plan = self.policy.decide(obs);
         let capped = self.cap(&mut plan, &current);
@@ -176,6 +178,7 @@ impl Controller {
     pub fn applied(&mut self, plan: &Plan, obs: &Observation, end_t_s: f64) {
         self.policy.applied(plan, obs);
         self.last_change_end_s = Some(end_t_s);
+        self.warmup_left = self.config.warmup_intervals;
         self.proposal = None;
     }
 
@@ -310,12 +313,12 @@ mod tests {
 
     #[test]
     fn activation_waits_for_agreeing_decisions() {
-        let mut c = controller(ControllerConfig { activation: 3, ..Default::default() }, 4);
+        let mut c = controller(ControllerConfig { activation: 3, warmup_intervals: 0, ..Default::default() }, 4);
         let steps: Vec<bool> = (1..=3).map(|i| c.step(&window(10.0 * i as f64, 1, 32 << 20)).act).collect();
         assert_eq!(steps, [false, false, true]);
         assert_eq!(c.step(&window(40.0, 1, 32 << 20)).why, "change");
         // The current configuration proposed is no change, and resets.
-        let mut c = controller(ControllerConfig { activation: 2, ..Default::default() }, 1);
+        let mut c = controller(ControllerConfig { activation: 2, warmup_intervals: 0, ..Default::default() }, 1);
         let s = c.step(&window(10.0, 1, 64 << 20));
         assert_eq!((s.act, s.why.as_str()), (false, "no change"));
     }
@@ -323,17 +326,20 @@ mod tests {
     #[test]
     fn windows_spanning_a_change_and_the_warm_up_are_not_used() {
         let mut c = controller(ControllerConfig { warmup_intervals: 2, ..Default::default() }, 4);
-        let first = window(10.0, 1, 32 << 20);
-        let s = c.step(&first);
+        // The job's start is a change: two windows of warm-up.
+        assert_eq!(c.step(&window(10.0, 1, 32 << 20)).why, "warm-up window 1 of 2");
+        assert_eq!(c.step(&window(20.0, 1, 32 << 20)).why, "warm-up window 2 of 2");
+        let third = window(30.0, 1, 32 << 20);
+        let s = c.step(&third);
         assert!(s.act);
-        // The change ran from 10 s to 13 s.
-        c.applied(&s.plan, &first, 13.0);
-        // Window 10-20 s spans it.
-        assert!(c.step(&window(20.0, 4, 64 << 20)).why.contains("spans a change"));
-        // Windows ending before 13 + 2 x 10 s are warm-up.
-        assert!(c.step(&window(30.0, 4, 64 << 20)).why.contains("warm-up"));
-        let s = c.step(&window(33.5, 4, 64 << 20));
-        assert_eq!(s.why, "no change");
+        // The change ran from 30 s to 33 s.
+        c.applied(&s.plan, &third, 33.0);
+        // Window 30-40 s spans it.
+        assert!(c.step(&window(40.0, 4, 64 << 20)).why.contains("spans a change"));
+        // The next two whole windows are warm-up.
+        assert!(c.step(&window(50.0, 4, 64 << 20)).why.contains("warm-up window 1"));
+        assert!(c.step(&window(60.0, 4, 64 << 20)).why.contains("warm-up window 2"));
+        assert_eq!(c.step(&window(70.0, 4, 64 << 20)).why, "no change");
     }
 
     #[test]
@@ -350,7 +356,12 @@ mod tests {
 
     #[test]
     fn limits_cut_the_increases() {
-        let cfg = ControllerConfig { max_cores: Some(4), max_memory: Some(48 << 20), ..Default::default() };
+        let cfg = ControllerConfig {
+            max_cores: Some(4),
+            max_memory: Some(48 << 20),
+            warmup_intervals: 0,
+            ..Default::default()
+        };
         let mut c = controller(cfg, 8);
         let s = c.step(&window(10.0, 1, 32 << 20));
         let join = s.plan.config().get("join").unwrap();

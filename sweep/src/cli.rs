@@ -626,11 +626,11 @@ pub struct AutoscaleArgs {
     pub flink_scale_down_delay: String,
     /// mrc: price of a core-hour. Default: Google Cloud N2 on-demand,
     /// us-central1, USD 0.031611 per vCPU-hour.
-    #[arg(long, default_value_t = autoscaler::policy::mrc::CORE_HOUR_PRICE, help_heading = "MRC")]
+    #[arg(long, default_value_t = autoscaler::policy::mrc::CORE_HOUR_PRICE, allow_negative_numbers = true, help_heading = "MRC")]
     pub core_price: f64,
     /// mrc: price of a GiB-hour of memory. Default: the same price list,
     /// USD 0.004237 per GiB-hour (a core costs as much as 7.5 GiB).
-    #[arg(long, default_value_t = autoscaler::policy::mrc::GIB_HOUR_PRICE, help_heading = "MRC")]
+    #[arg(long, default_value_t = autoscaler::policy::mrc::GIB_HOUR_PRICE, allow_negative_numbers = true, help_heading = "MRC")]
     pub gib_price: f64,
     /// mrc: plan for the target at this share of capacity (headroom).
     #[arg(long, default_value_t = 0.85, help_heading = "MRC")]

@@ -103,6 +103,14 @@ impl OperatorModel {
         })
     }
 
+    /// The smallest cache at which the curve reaches its top (more gives
+    /// nothing the curve knows of).
+    pub fn saturating_cache(&self) -> Option<u64> {
+        let c = self.curve.as_ref()?;
+        let top = c.points().last()?.1;
+        c.points().iter().find(|p| p.1 >= top - 1e-9).map(|p| p.0)
+    }
+
     /// Miss ratio of the operator's lookups at `cache` bytes.
     pub fn miss_ratio(&self, cache: Option<u64>) -> f64 {
         match (&self.curve, cache) {

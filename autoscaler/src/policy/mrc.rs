@@ -94,15 +94,31 @@ pub struct Choice {
 }
 
 /// The cheapest (parallelism, cache) of `model` that processes `rate`
-/// records/s, parallelism up to `max_p`; without one, the fastest.
-/// `has_cache`: whether the operator's cache can be sized.
-pub fn cheapest(model: &OperatorModel, rate: f64, max_p: u32, has_cache: bool, params: &MrcParams) -> Choice {
+/// records/s, parallelism up to `max_p`; `has_cache`: whether the
+/// operator's cache can be sized. A cache it has now (`current`) larger
+/// than needed stays where giving it back saves less than
+/// [`MrcParams::keep_within`] of the cost: memory returned for a few cents
+/// is headroom lost. Without a feasible pair, the least that gives the
+/// most the model allows (the cores' cap, the curve's top).
+pub fn cheapest(
+    model: &OperatorModel,
+    rate: f64,
+    max_p: u32,
+    has_cache: bool,
+    current: Option<u64>,
+    params: &MrcParams,
+) -> Choice {
     let b = params.bounds;
     let mut best: Option<Choice> = None;
     for p in 1..=max_p.max(1) {
         let found = model.cache_for(p, rate, b.min_cache);
         let cache = match (has_cache, found) {
-            (true, Some(Some(c))) if c <= b.max_cache => Some(c),
+            (true, Some(Some(c))) if c <= b.max_cache => match current.filter(|&cur| cur > c && cur <= b.max_cache) {
+                Some(cur) if params.cost(p, Some(cur)) <= params.cost(p, Some(c)) * (1.0 + params.keep_within) => {
+                    Some(cur)
+                }
+                _ => Some(c),
+            },
             (false, Some(_)) => None,
             _ => continue,
         };
@@ -112,8 +128,9 @@ pub fn cheapest(model: &OperatorModel, rate: f64, max_p: u32, has_cache: bool, p
         }
     }
     best.unwrap_or_else(|| {
-        let cache = has_cache.then_some(b.max_cache);
-        let p = max_p.max(1);
+        let cache = has_cache.then(|| model.saturating_cache().unwrap_or(b.max_cache).clamp(b.min_cache, b.max_cache));
+        let top = model.rate(max_p.max(1), cache);
+        let p = (1..=max_p.max(1)).find(|&p| model.rate(p, cache) >= top * 0.99).unwrap_or(max_p.max(1));
         Choice { parallelism: p, cache, rate: model.rate(p, cache), cost: params.cost(p, cache), feasible: false }
     })
 }
@@ -210,7 +227,7 @@ impl Policy for MrcPolicy {
             };
             let wanted = e.target_input / self.params.utilization;
             let has_cache = op.has_cache && model.curve.is_some();
-            let best = cheapest(&model, wanted, max_p, has_cache, &self.params);
+            let best = cheapest(&model, wanted, max_p, has_cache, op.cache_bytes, &self.params);
             let current_cache = if has_cache { op.cache_bytes } else { None };
             let now_rate = model.rate(op.parallelism, current_cache);
             let now_cost = self.params.cost(op.parallelism, current_cache);
@@ -314,7 +331,7 @@ mod tests {
         ] {
             let params = MrcParams { gib_price, ..MrcParams::default() };
             let m = model(lookups);
-            let c = cheapest(&m, rate, 64, true, &params);
+            let c = cheapest(&m, rate, 64, true, None, &params);
             assert!(c.feasible);
             assert!(c.rate >= rate * (1.0 - 1e-9), "{c:?}");
             let brute = brute_force(&m, rate, &params).unwrap();
@@ -328,8 +345,8 @@ mod tests {
     #[test]
     fn memory_cheaper_than_cores_buys_cache_and_dear_memory_buys_cores() {
         let m = model(3.0);
-        let cheap = cheapest(&m, 20_000.0, 64, true, &MrcParams { gib_price: 1e-6, ..MrcParams::default() });
-        let dear = cheapest(&m, 20_000.0, 64, true, &MrcParams { gib_price: 10.0, ..MrcParams::default() });
+        let cheap = cheapest(&m, 20_000.0, 64, true, None, &MrcParams { gib_price: 1e-6, ..MrcParams::default() });
+        let dear = cheapest(&m, 20_000.0, 64, true, None, &MrcParams { gib_price: 10.0, ..MrcParams::default() });
         assert!(cheap.parallelism < dear.parallelism, "{cheap:?} {dear:?}");
         assert!(cheap.cache > dear.cache, "{cheap:?} {dear:?}");
     }
@@ -337,9 +354,20 @@ mod tests {
     #[test]
     fn an_unreachable_target_gets_the_fastest_configuration() {
         let m = model(3.0);
-        let c = cheapest(&m, 1e9, 8, true, &MrcParams::default());
+        let c = cheapest(&m, 1e9, 8, true, None, &MrcParams::default());
         assert!(!c.feasible);
-        assert_eq!((c.parallelism, c.cache), (8, Some(MrcParams::default().bounds.max_cache)));
+        // Without a core limit, all 8 subtasks, at the curve's top (512 MiB).
+        assert_eq!((c.parallelism, c.cache), (8, Some(512 << 20)));
+        // Two cores for 20 us of CPU a record: 100,000/s at most, which
+        // 3 subtasks reach at the top of the curve (3 x 1e6 / 25.4 us).
+        let capped = OperatorModel { cpu_slots: Some(2.0), ..m.clone() };
+        let c = cheapest(&capped, 1e9, 8, true, None, &MrcParams::default());
+        assert_eq!((c.parallelism, c.cache, c.feasible), (3, Some(512 << 20), false), "{c:?}");
+        // A larger cache than needed stays when giving it back saves little.
+        let keep = cheapest(&m, 5_000.0, 8, true, Some(256 << 20), &MrcParams::default());
+        assert_eq!((keep.parallelism, keep.cache), (1, Some(256 << 20)));
+        let dear = MrcParams { gib_price: 1.0, ..MrcParams::default() };
+        assert!(cheapest(&m, 5_000.0, 8, true, Some(256 << 20), &dear).cache < Some(256 << 20));
     }
 
     fn observed(p: u32, cache: u64, tpr: f64, hit: f64) -> Observation {

@@ -129,7 +129,13 @@ struct Summary<'a> {
 
 pub fn run(a: AutoscaleArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
-    let setup = job_args(&a).setup(&a.out)?;
+    // The job's options under the names this command gives them.
+    let setup = job_args(&a).setup(&a.out).map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            format!("{e:#}").replace("--parallelism", "--start-parallelism").replace("--cache", "--start-cache")
+        )
+    })?;
     let config = controller_config(&a, &setup)?;
     let policy = policies::build(&a, &setup)?;
     let endpoint = match a.metrics_addr.as_str() {
