@@ -100,6 +100,17 @@ pub enum Command {
     /// changes.json and report.html into --out. Sources keep their
     /// parallelism.
     Autoscale(AutoscaleArgs),
+    /// Compare scaling policies on the same job: each runs from the same
+    /// start configuration on the same events at the same target, one after
+    /// another (`--repeat` rounds, policies in turn), and an oracle, the
+    /// cheapest fixed (parallelism, cache) on a grid that sustains the
+    /// target, found by runs in order of cost.
+    ///
+    /// Writes summary.csv (policy,rescales,converge_s,core_s,gib_s,cost,
+    /// violation_s,final), summary.json, each run's directory (timeline,
+    /// decisions, report) and report.html. Resumable: started again on the
+    /// same --out with the same options, it runs only what is missing.
+    Compare(CompareArgs),
 }
 
 /// Trace format names.
@@ -654,6 +665,79 @@ pub struct AutoscaleArgs {
     /// State directory (default: OUT/state); a disk with O_DIRECT.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+/// Options of `memscale compare`.
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Nexmark query.
+    #[arg(long, default_value = "q19")]
+    pub query: String,
+    /// Nexmark parameter preset.
+    #[arg(long, default_value = "large-state")]
+    pub preset: String,
+    /// The target, events/s over all sources.
+    #[arg(long)]
+    pub target_rate: u64,
+    /// Policies to compare, in the order they run.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ds2,justin,flink,mrc")]
+    pub policies: Vec<PolicyArg>,
+    /// How the target moves: `constant` (step and sine rates need a source
+    /// whose rate changes while it runs, which the engine does not have
+    /// yet).
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Constant)]
+    pub scenario: ScenarioArg,
+    /// Length of each run.
+    #[arg(long, default_value = "2m")]
+    pub duration: String,
+    /// Rounds: each runs every policy once, in turn.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Start parallelism of every run.
+    #[arg(long, default_value = "1")]
+    pub start_parallelism: String,
+    /// Start block cache of every run.
+    #[arg(long, default_value = "8MiB")]
+    pub start_cache: String,
+    /// Policy interval.
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
+    /// Whole windows ignored after a change and after the start.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u32,
+    /// Price of a core-hour (see `memscale autoscale --help`).
+    #[arg(long, default_value_t = autoscaler::policy::mrc::CORE_HOUR_PRICE, allow_negative_numbers = true)]
+    pub core_price: f64,
+    /// Price of a GiB-hour.
+    #[arg(long, default_value_t = autoscaler::policy::mrc::GIB_HOUR_PRICE, allow_negative_numbers = true)]
+    pub gib_price: f64,
+    /// Parallelisms of the oracle's grid (every operator but the sources).
+    #[arg(long, default_value = "1,2,3,4")]
+    pub oracle_parallelism: String,
+    /// Cache sizes of the oracle's grid (every stateful operator).
+    #[arg(long, default_value = "8MiB,16MiB,32MiB,64MiB,128MiB,256MiB")]
+    pub oracle_cache: String,
+    /// Skip the oracle.
+    #[arg(long)]
+    pub no_oracle: bool,
+    /// Events of the profiling run the `mrc` policy's model comes from
+    /// (made once, shared by its runs).
+    #[arg(long, default_value_t = 400_000)]
+    pub profile_events: u64,
+    /// Output directory.
+    #[arg(long, default_value = "out/compare")]
+    pub out: PathBuf,
+    /// Maximum parallelism.
+    #[arg(long, default_value_t = 128)]
+    pub max_parallelism: u32,
+}
+
+/// `--scenario`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScenarioArg {
+    /// The target stays.
+    Constant,
 }
 
 /// `--policy`.

@@ -4,6 +4,7 @@
 mod autoscale;
 mod bench;
 mod cli;
+mod compare_cmd;
 mod input;
 mod job;
 mod mrc_cmd;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         cli::Command::Profile(a) => profile_cmd::run(a),
         cli::Command::Sweep(a) => sweep_cmd::run(a),
         cli::Command::Autoscale(a) => autoscale::run(a),
+        cli::Command::Compare(a) => compare_cmd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,20 +11,16 @@ fn memscale(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_memscale")).args(args).output().expect("run memscale")
 }
 
-/// A short autoscaled run of q19 from 4 MiB at 25,000 events/s.
-fn autoscale(out: &Path, policy: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+/// A short autoscaled run of q19 from 4 MiB at `rate` events/s.
+fn autoscale(out: &Path, policy: &str, rate: &str, duration: &str, extra: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec![
         "autoscale",
         "--query",
         "q19",
         "--preset",
         "large-state",
-        "--rate",
-        "25000",
         "--start-cache",
         "4MiB",
-        "--duration",
-        "30s",
         "--interval",
         "4s",
         "--metrics-addr",
@@ -33,6 +29,10 @@ fn autoscale(out: &Path, policy: &str, extra: &[&str]) -> Vec<serde_json::Value>
         policy,
         "--out",
         out.to_str().unwrap(),
+        "--rate",
+        rate,
+        "--duration",
+        duration,
     ];
     args.extend_from_slice(extra);
     let o = memscale(&args);
@@ -62,7 +62,9 @@ fn ds2_scales_out_justin_and_mrc_give_memory() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     const START: u64 = 4 << 20;
 
-    let ds2 = autoscale(&dir.path().join("ds2"), "ds2", &[]);
+    // 30,000 events/s: more than one subtask does at 4 MiB (24,600 at
+    // 8 MiB, measured).
+    let ds2 = autoscale(&dir.path().join("ds2"), "ds2", "30000", "30s", &[]);
     let (before, after) = first_change(&ds2).expect("DS2 changed nothing");
     assert_eq!(before, (1, START));
     assert!(after.0 > 1 && after.1 == START, "DS2 scales out and never sizes memory: {after:?}");
@@ -85,15 +87,23 @@ fn ds2_scales_out_justin_and_mrc_give_memory() {
     let report = std::fs::read_to_string(dir.path().join("ds2/report.html")).unwrap();
     assert!(report.matches("<svg").count() >= 4, "four charts");
 
-    // Every hit ratio below 0.99 asks Justin for memory: its first change
-    // is one memory level up, at the same parallelism.
-    let justin = autoscale(&dir.path().join("justin"), "justin", &["--justin-hit-min", "0.99"]);
+    // Every hit ratio below 0.99 asks Justin for memory, and DS2 with a
+    // scaling factor of 1 wants more than one subtask from the first
+    // decision: Justin's first change is one memory level up, at the same
+    // parallelism.
+    let justin = autoscale(
+        &dir.path().join("justin"),
+        "justin",
+        "25000",
+        "20s",
+        &["--justin-hit-min", "0.99", "--scaling-factor", "1"],
+    );
     let (before, after) = first_change(&justin).expect("Justin changed nothing");
     assert_eq!(after, (before.0, 2 * START), "level 1 is twice the base (the start cache)");
 
     // The MRC policy profiles first, then buys cache (a few MiB cost far
     // less than a core) where the curve says it sustains the target.
-    let mrc = autoscale(&dir.path().join("mrc"), "mrc", &["--profile-events", "150000"]);
+    let mrc = autoscale(&dir.path().join("mrc"), "mrc", "25000", "40s", &["--profile-events", "150000"]);
     assert!(dir.path().join("mrc/profile/profile.json").exists());
     let (before, after) = first_change(&mrc).expect("MRC changed nothing");
     assert!(after.1 > before.1, "MRC raises memory first: {before:?} -> {after:?}");

@@ -22,7 +22,7 @@ use autoscaler::{Controller, ControllerConfig, DecisionRecord};
 use cachesim::size::{format_size, parse_size};
 use engine::runtime::exporter::BoundEndpoint;
 use engine::runtime::{RescaleOptions, Strategy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{AutoscaleArgs, FilterLayoutArg, JobArgs, StateArg, StrategyArg};
 use crate::job::{parse_duration, JobSetup};
@@ -109,35 +109,70 @@ fn controller_config(a: &AutoscaleArgs, setup: &JobSetup) -> Result<ControllerCo
     })
 }
 
-/// summary.json.
-#[derive(Serialize)]
-struct Summary<'a> {
-    query: &'a str,
-    preset: &'a str,
-    policy: &'a str,
-    target_rate: u64,
-    start: String,
-    end: String,
-    rescales: usize,
-    resizes: usize,
+/// summary.json: the run in one record (what `memscale compare` reads
+/// back when it resumes).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Query.
+    pub query: String,
+    /// Preset.
+    pub preset: String,
+    /// Policy.
+    pub policy: String,
+    /// Target events/s.
+    pub target_rate: u64,
+    /// Start configuration, as given.
+    pub start: String,
+    /// Final configuration, `op=P@SIZE;...`.
+    pub end: String,
+    /// Changes of parallelism.
+    pub rescales: usize,
+    /// Changes of memory.
+    pub resizes: usize,
+    /// Seconds until the sources kept up with the target for the rest of
+    /// the run (`None`: they never did).
+    pub converge_s: Option<f64>,
+    /// Sums over the timeline.
     #[serde(flatten)]
-    totals: &'a timeline::Totals,
-    events: u64,
-    sustained_throughput: f64,
-    latency_p99_ms: f64,
+    pub totals: timeline::Totals,
+    /// Cost of the resources used (core-hours and GiB-hours at the prices
+    /// given).
+    pub cost: f64,
+    /// Events emitted.
+    pub events: u64,
+    /// Events/s the sources sustained.
+    pub sustained_throughput: f64,
+    /// End-to-end p99 over the run, ms.
+    pub latency_p99_ms: f64,
 }
 
-pub fn run(a: AutoscaleArgs) -> Result<()> {
+/// Seconds from which the sources kept up for the rest of the run: every
+/// second after it within 5% of the target (or catching up above it).
+pub fn converge_s(rows: &[timeline::Row], source: &str, target: f64) -> Option<f64> {
+    let rate: Vec<(f64, f64)> = rows.iter().filter(|r| r.operator == source).map(|r| (r.t_s, r.input_rate)).collect();
+    // The last second holds the stop: not a shortfall of the policy's.
+    let body = &rate[..rate.len().saturating_sub(1)];
+    let last_bad = body.iter().rposition(|&(_, r)| r < target * 0.95);
+    match last_bad {
+        None => body.first().map(|_| 0.0),
+        Some(i) if i + 1 < body.len() => Some(body[i].0),
+        Some(_) => None,
+    }
+}
+
+/// Runs the job `a` describes under its policy and writes every file into
+/// `a.out`.
+pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
     // The job's options under the names this command gives them.
-    let setup = job_args(&a).setup(&a.out).map_err(|e| {
+    let setup = job_args(a).setup(&a.out).map_err(|e| {
         anyhow::anyhow!(
             "{}",
             format!("{e:#}").replace("--parallelism", "--start-parallelism").replace("--cache", "--start-cache")
         )
     })?;
-    let config = controller_config(&a, &setup)?;
-    let policy = policies::build(&a, &setup)?;
+    let config = controller_config(a, &setup)?;
+    let policy = policies::build(a, &setup)?;
     let endpoint = match a.metrics_addr.as_str() {
         "off" | "none" => None,
         addr => Some(BoundEndpoint::bind(addr)?),
@@ -157,44 +192,50 @@ pub fn run(a: AutoscaleArgs) -> Result<()> {
         a.rate,
         controller.policy(),
         config.interval_s,
-        start_description(&a)
+        start_description(a)
     );
     let outcome = setup.with_state_dir(|| drive(&setup, controller, endpoint, options, &a.out))?;
     let s = &outcome.snapshot;
     let rescales = outcome.reports.iter().filter(|r| matches!(r, engine::runtime::control::Report::Rescale(_))).count();
-    let summary = Summary {
-        query: setup.query.name(),
-        preset: &a.preset,
-        policy: outcome.policy,
+    let graph = engine::queries::build(setup.query, &setup.query_config);
+    let source = graph.stages.first().map_or("source".to_string(), |s| s.name.clone());
+    let t = &outcome.totals;
+    let summary = RunSummary {
+        query: setup.query.name().to_string(),
+        preset: a.preset.clone(),
+        policy: outcome.policy.to_string(),
         target_rate: a.rate,
-        start: start_description(&a),
+        start: start_description(a),
         end: outcome.end.clone(),
         rescales,
         resizes: outcome.reports.len() - rescales,
-        totals: &outcome.totals,
+        converge_s: converge_s(&outcome.timeline, &source, a.rate as f64),
+        totals: t.clone(),
+        cost: (t.core_s * a.core_price + t.gib_s * a.gib_price) / 3600.0,
         events: s.events,
         sustained_throughput: s.sustained_throughput,
         latency_p99_ms: s.latency_p99_ms,
     };
     write_json(&summary, &a.out.join("summary.json"))?;
     write_json(&outcome.reports, &a.out.join("changes.json"))?;
-    let html = report::render(&a, &outcome);
+    let html = report::render(a, &outcome);
     mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
+    Ok((outcome, summary))
+}
+
+pub fn run(a: AutoscaleArgs) -> Result<()> {
+    let (_, s) = execute(&a)?;
     println!(
         "{}: {} events, {:.0} events/s sustained against a target of {}; {} rescales, {} resizes; end {}",
-        setup.query.name(),
-        s.events,
-        s.sustained_throughput,
-        a.rate,
-        rescales,
-        outcome.reports.len() - rescales,
-        outcome.end
+        s.query, s.events, s.sustained_throughput, a.rate, s.rescales, s.resizes, s.end
     );
     println!(
-        "core-seconds {:.0}, GiB-seconds {:.1}, {:.0} s behind the target; report: {}",
-        outcome.totals.core_s,
-        outcome.totals.gib_s,
-        outcome.totals.violation_s,
+        "core-seconds {:.0}, GiB-seconds {:.1}, cost {:.5}, {:.0} s behind the target, target sustained from {}; report: {}",
+        s.totals.core_s,
+        s.totals.gib_s,
+        s.cost,
+        s.totals.violation_s,
+        s.converge_s.map_or("never".to_string(), |t| format!("{t:.0} s")),
         a.out.join("report.html").display()
     );
     Ok(())

@@ -141,18 +141,23 @@ fn profile_sizes() -> Vec<u64> {
 
 /// Profiles the query at its start configuration into OUT/profile.
 fn profile_now(a: &AutoscaleArgs, _setup: &JobSetup) -> Result<Profile> {
-    let dir = a.out.join("profile");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    profile_into(a, &a.out.join("profile"))
+}
+
+/// Profiles the job `a` describes (its start configuration, over
+/// `--profile-events` events) into `dir`, writing `dir/profile.json`.
+pub fn profile_into(a: &AutoscaleArgs, dir: &Path) -> Result<Profile> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut args = super::job_args(a);
     args.duration = None;
     args.events = Some(a.profile_events);
-    let mut setup = args.setup(&dir)?;
+    let mut setup = args.setup(dir)?;
     eprintln!(
         "profiling {} ({} events) for the model; give --profile DIR to reuse one",
         setup.query.name(),
         a.profile_events
     );
-    let profile = crate::profile_cmd::profile(&mut setup, &dir, &profile_sizes(), 0.9, false)?;
+    let profile = crate::profile_cmd::profile(&mut setup, dir, &profile_sizes(), 0.9, false)?;
     let _ = std::fs::remove_dir_all(dir.join("blocktrace"));
     crate::output::write_json(&profile, &dir.join("profile.json"))?;
     for m in &profile.operators {

@@ -41,7 +41,7 @@ pub struct Row {
 }
 
 /// The run in sums.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Totals {
     /// Seconds sampled.
     pub seconds: f64,
