@@ -148,9 +148,11 @@ pub struct OperatorModel {
     pub read_latency_us: f64,
     /// Cost of a byte read, microseconds (calibrated likewise).
     pub us_per_byte: f64,
-    /// Smallest cache size whose predicted hit ratio reaches the target.
+    /// Smallest cache size whose predicted hit ratio reaches the target
+    /// (between points, read on a log size axis).
     pub size_for_target: Option<u64>,
-    /// The knee of the predicted curve (largest gain over the chord).
+    /// The knee of the predicted curve (largest gain over the chord, sizes
+    /// on a log axis).
     pub knee: Option<u64>,
     /// The curves.
     pub points: Vec<CurvePoint>,
@@ -465,8 +467,9 @@ pub fn analyze(
             points,
             key_points,
         };
-        m.size_for_target = size_for(&m.points, target);
-        m.knee = knee(&m.points);
+        let curve = hit_curve(&m.points);
+        m.size_for_target = curve.as_ref().and_then(|c| c.size_for(target));
+        m.knee = curve.as_ref().and_then(|c| c.knee());
         for i in 0..m.points.len() {
             let extra = m.phase_extras(&m.points[i]);
             m.points[i].predicted_throughput = predict_throughput(snapshot, &phases, rate, &[(&m.name, &extra)]);
@@ -591,35 +594,10 @@ fn shard_fit(charges: &[u64], cfg: &RocksDbLruConfig, size: u64) -> (f64, f64) {
     (above(shard) as f64 / n, (above(shard * 4 / 5) - above(shard * 5 / 4)) as f64 / n)
 }
 
-/// The first size reaching `target`, interpolated between points.
-fn size_for(points: &[CurvePoint], target: f64) -> Option<u64> {
-    let i = points.iter().position(|p| p.model_hit_ratio >= target)?;
-    if i == 0 {
-        return Some(points[0].cache_size);
-    }
-    let (a, b) = (&points[i - 1], &points[i]);
-    let f = (target - a.model_hit_ratio) / (b.model_hit_ratio - a.model_hit_ratio).max(1e-12);
-    Some(a.cache_size + ((b.cache_size - a.cache_size) as f64 * f.clamp(0.0, 1.0)) as u64)
-}
-
-/// The size where the predicted curve rises furthest above the chord from
-/// its first to its last point (Kneedle on normalized axes).
-fn knee(points: &[CurvePoint]) -> Option<u64> {
-    let (first, last) = (points.first()?, points.last()?);
-    let (dx, dy) = ((last.cache_size - first.cache_size) as f64, last.model_hit_ratio - first.model_hit_ratio);
-    if dx <= 0.0 || dy <= 1e-6 {
-        return None;
-    }
-    points
-        .iter()
-        .map(|p| {
-            let x = (p.cache_size - first.cache_size) as f64 / dx;
-            let y = (p.model_hit_ratio - first.model_hit_ratio) / dy;
-            (y - x, p.cache_size)
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .filter(|(gain, _)| *gain > 0.0)
-        .map(|(_, s)| s)
+/// The hit-ratio curve the autoscaler's model reads (`None` without
+/// points).
+pub fn hit_curve(points: &[CurvePoint]) -> Option<autoscaler::HitCurve> {
+    autoscaler::HitCurve::new(points.iter().map(|p| (p.cache_size, p.model_hit_ratio))).ok()
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ pub fn build(a: &AutoscaleArgs, setup: &JobSetup) -> Result<Box<dyn Policy>> {
             }
             let cores = match a.cores {
                 Some(c) if !(c >= 0.0 && c.is_finite()) => bail!("--cores {c}: must be 0 or more"),
-                Some(c) if c == 0.0 => None,
+                Some(0.0) => None,
                 Some(c) => Some(c),
                 None => std::thread::available_parallelism().ok().map(|n| n.get() as f64),
             };
@@ -119,8 +119,8 @@ pub fn curves(profile: &Profile) -> Result<HashMap<String, HitCurve>> {
         .operators
         .iter()
         .map(|m| {
-            let c = HitCurve::new(m.points.iter().map(|p| (p.cache_size, p.model_hit_ratio)))
-                .map_err(|e| anyhow!("the profile's curve of `{}`: {e}", m.name))?;
+            let c = crate::profile::hit_curve(&m.points)
+                .ok_or_else(|| anyhow!("the profile's curve of `{}` has no point", m.name))?;
             Ok((m.name.clone(), c))
         })
         .collect()
