@@ -27,6 +27,9 @@ pub struct OperatorObservation {
     pub cache_bytes: Option<u64>,
     /// Bytes in the cache at the end of the interval.
     pub cache_usage_bytes: Option<u64>,
+    /// Bytes of keyed state (memtables and SST files) at the end of the
+    /// interval.
+    pub state_bytes: u64,
     /// Records received per second (a source: events generated per second).
     pub records_in_per_s: f64,
     /// Records emitted per second.

@@ -10,13 +10,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// The operating system refused an operation.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
+        /// The underlying error: in the message, not chained as a source,
+        /// so that a report of the chain says it once.
+        error: io::Error,
     },
     /// The file ends in the middle of a record.
     #[error("{}: truncated {what} at byte offset {offset}: needed {needed} bytes, only {available} left", path.display())]
@@ -71,7 +71,7 @@ pub enum TraceError {
 impl TraceError {
     /// Wraps an I/O error with the file it came from.
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> TraceError {
-        TraceError::Io { path: path.into(), source }
+        TraceError::Io { path: path.into(), error: source }
     }
 }
 

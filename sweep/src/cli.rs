@@ -644,7 +644,7 @@ pub struct AutoscaleArgs {
     #[arg(long, default_value_t = autoscaler::policy::mrc::GIB_HOUR_PRICE, allow_negative_numbers = true, help_heading = "MRC")]
     pub gib_price: f64,
     /// mrc: plan for the target at this share of capacity (headroom).
-    #[arg(long, default_value_t = 0.85, help_heading = "MRC")]
+    #[arg(long, default_value_t = 0.9, help_heading = "MRC")]
     pub headroom: f64,
     /// mrc: the profile directory (profile.json of `memscale profile` on
     /// the same query and preset) whose curves are the model. Without it, a
@@ -821,7 +821,7 @@ pub struct SweepArgs {
     /// Cache size of the profiling run the predictions come from.
     #[arg(long, default_value = "64MiB")]
     pub profile_cache: String,
-    /// Sweep directory: sweep.csv, sweep.json, sweep.svg, report.html; an
+    /// Sweep directory: sweep.csv, sweep.json, report.html; an
     /// interrupted sweep started again with the same directory continues.
     #[arg(long, default_value = "out/sweep")]
     pub out: PathBuf,

@@ -108,7 +108,7 @@ fn run_args(c: &CompareArgs, policy: PolicyArg, out: PathBuf, profile: Option<Pa
         flink_scale_down_delay: "60s".into(),
         core_price: c.core_price,
         gib_price: c.gib_price,
-        headroom: 0.85,
+        headroom: 0.9,
         profile,
         cores: None,
         profile_events: c.profile_events,

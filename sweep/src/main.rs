@@ -54,9 +54,36 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            // Every failure the command line can report is about its input:
-            // a file, an option, or where results go.
-            ExitCode::from(2)
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// 1 for a failure while a job ran (a subtask failed: a full disk, an I/O
+/// error of RocksDB); 2 for everything the command line reports about its
+/// input (a file, an option, where results go), as for usage errors.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    use engine::runtime::EngineError;
+    let at_run_time = e.chain().any(|c| {
+        matches!(c.downcast_ref::<EngineError>(), Some(EngineError::Operator { .. } | EngineError::Thread(_)))
+    });
+    if at_run_time {
+        1
+    } else {
+        2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::runtime::EngineError;
+
+    #[test]
+    fn failures_at_run_time_exit_1_and_bad_input_2() {
+        let run = anyhow::Error::from(EngineError::Thread("subtask join-0 panicked".into())).context("running q20");
+        assert_eq!(exit_code(&run), 1);
+        assert_eq!(exit_code(&anyhow::Error::from(EngineError::Config("bad graph".into()))), 2);
+        assert_eq!(exit_code(&anyhow::anyhow!("--rate 0: must be positive")), 2);
     }
 }

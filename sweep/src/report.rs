@@ -21,7 +21,7 @@ pub struct Series {
     pub markers_only: bool,
 }
 
-/// A line chart as an SVG string (x in MiB when `x_mib`).
+/// A line chart as an SVG string.
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series], y_max: Option<f64>) -> String {
     let mut svg = String::new();
     {

@@ -5,7 +5,7 @@
 //! (atomically); started again on the same directory, a sweep reuses them
 //! and runs only what is missing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -26,8 +26,7 @@ struct Profiled {
     query: String,
     /// The run options every run of the sweep shares (see [`run_identity`]);
     /// a sweep resumed with other options would mix two experiments.
-    #[serde(default)]
-    config: String,
+    config: RunIdentity,
     cache_size: u64,
     write_buffer_size: u64,
     #[serde(flatten)]
@@ -81,15 +80,46 @@ fn measured(s: &JobSnapshot) -> (f64, u64) {
 }
 
 /// The options that make two runs comparable: everything in the job
-/// arguments except what the sweep varies (cache and write-buffer sizes) and
-/// where files go.
-fn run_identity(a: &SweepArgs) -> String {
-    let mut job = a.job.clone();
-    job.cache = None;
-    job.write_buffer = String::new();
-    job.state_dir = None;
-    job.keep_state = false;
-    format!("{job:?}")
+/// arguments except what the sweep varies (cache and write-buffer sizes,
+/// compared on their own) and where files go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RunIdentity {
+    query: String,
+    events: Option<u64>,
+    duration: Option<String>,
+    rate: Option<u64>,
+    parallelism: String,
+    state: String,
+    preset: String,
+    in_flight_auctions: Option<usize>,
+    active_people: Option<usize>,
+    hot_ratios: [Option<usize>; 3],
+    base_time: u64,
+    max_parallelism: u32,
+    key_trace: Option<(PathBuf, f64)>,
+    buffered_io: bool,
+    filters: String,
+}
+
+fn run_identity(a: &SweepArgs) -> RunIdentity {
+    let j = &a.job;
+    RunIdentity {
+        query: j.query.clone(),
+        events: j.events,
+        duration: j.duration.clone(),
+        rate: j.rate,
+        parallelism: j.parallelism.clone(),
+        state: format!("{:?}", j.state),
+        preset: j.preset.clone(),
+        in_flight_auctions: j.in_flight_auctions,
+        active_people: j.active_people,
+        hot_ratios: [j.hot_auction_ratio, j.hot_bidder_ratio, j.hot_seller_ratio],
+        base_time: j.base_time,
+        max_parallelism: j.max_parallelism,
+        key_trace: j.trace.clone().map(|t| (t, j.trace_sample)),
+        buffered_io: j.buffered_io,
+        filters: format!("{:?}", j.filters),
+    }
 }
 
 fn read_rows(path: &Path) -> Result<Vec<Row>> {
@@ -169,11 +199,14 @@ pub fn run(mut a: SweepArgs) -> Result<()> {
         Ok(bytes) => {
             let p: Profiled = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: unreadable (remove it to profile again)", profile_path.display()))?;
-            if p.config != run_identity(&a) || p.cache_size != profile_cache {
+            if p.config != run_identity(&a) || p.cache_size != profile_cache || p.write_buffer_size != wbs[0] {
                 bail!(
-                    "{} was profiled with other run options or --profile-cache; run with the same options to \
-                     continue that sweep, or remove the directory (or choose another --out) to start a new one",
-                    profile_path.display()
+                    "{} was profiled with other run options, --profile-cache or write buffer ({} at {}); run \
+                     with the same options to continue that sweep, or remove the directory (or choose another \
+                     --out) to start a new one",
+                    profile_path.display(),
+                    format_size(p.cache_size),
+                    format_size(p.write_buffer_size)
                 );
             }
             if p.query != query
@@ -188,6 +221,9 @@ pub fn run(mut a: SweepArgs) -> Result<()> {
             }
             eprintln!("reusing the profile in {}", profile_path.display());
             p
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("{}: cannot read", profile_path.display()));
         }
         Err(_) => {
             eprintln!("profiling {query} at {}", format_size(profile_cache));

@@ -117,7 +117,10 @@ fn bad_input_exits_2_with_a_clear_message() {
     fails_with(&memscale(&["mrc", &cp, "--algo", "shards", "--rate", "0"]), &["--rate"]);
     fails_with(&memscale(&["sim", &cp, "--sizes", "1GiB", "--warmup", "200000"]), &["--warmup", "113872"]);
     fails_with(&memscale(&["mrc", &cp, "--algo", "shards", "--warmup", "200000"]), &["--warmup", "113872"]);
-    fails_with(&memscale(&["sim", "/nonexistent/trace.bin"]), &["/nonexistent/trace.bin"]);
+    let missing = memscale(&["sim", "/nonexistent/trace.bin"]);
+    fails_with(&missing, &["/nonexistent/trace.bin"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(err.matches("No such file").count(), 1, "the cause said once: {err}");
     let mystery = write(dir.path(), "mystery", &[0xff, 0, 1, 2]);
     fails_with(&memscale(&["trace", "info", &mystery]), &["mystery", "--format"]);
     fails_with(&memscale(&["sim", &cp, "--sizes", "1MiB", "--csv", "/proc/memscale/x.csv"]), &["/proc/memscale"]);

@@ -88,10 +88,9 @@ fn bad_options_exit_2_and_say_why() {
     let out = dir.path().join("run");
     fails_with(&memscale(&["run", "--duration", "soon", "--out", out.to_str().unwrap()]), &["--duration", "soon"]);
     fails_with(&run_in(dir.path(), &["--preset", "huge"]), &["--preset", "huge"]);
-    if Path::new("/dev/shm").exists() {
-        let shm = tempfile::tempdir_in("/dev/shm").unwrap();
-        fails_with(&run_in(dir.path(), &["--state-dir", shm.path().to_str().unwrap()]), &["tmpfs"]);
-    }
+    let tmpfs = engine::state::direct_io::find_tmpfs().expect("no writable tmpfs mount here: cannot test the refusal");
+    let shm = tempfile::tempdir_in(tmpfs).unwrap();
+    fails_with(&run_in(dir.path(), &["--state-dir", shm.path().to_str().unwrap()]), &["tmpfs"]);
     // A port in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -294,4 +293,10 @@ fn a_sweep_started_again_runs_only_what_is_missing() {
     let mixed = memscale(&[&other[..], &[out.to_str().unwrap()]].concat());
     fails_with(&mixed, &["profile.json", "other run options"]);
     assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap(), rows, "a refused sweep changes nothing");
+    // The profile's write buffer is part of what it predicts from.
+    let wb = ["sweep", "--events", "20000", "--sizes", "2MiB,4MiB", "--write-buffer", "1MiB", "--out"];
+    fails_with(
+        &memscale(&[&wb[..], &[out.to_str().unwrap()]].concat()),
+        &["profile.json", "write buffer (64MiB at 256KiB)"],
+    );
 }

@@ -95,6 +95,15 @@ impl HitCurve {
         Some((ln.exp().ceil() as u64).clamp(s0, s1))
     }
 
+    /// The curve of a state `factor` times as large: every size scaled by
+    /// it. A keyed state that grows spreads its accesses over
+    /// proportionally more blocks, so the cache that gives a hit ratio
+    /// grows with it.
+    pub fn scaled(&self, factor: f64) -> HitCurve {
+        let f = if factor.is_finite() && factor > 0.0 { factor } else { 1.0 };
+        HitCurve { points: self.points.iter().map(|&(s, h)| (((s as f64 * f) as u64).max(1), h)).collect() }
+    }
+
     /// The knee: the size where the curve rises furthest above the chord
     /// from its first to its last point, both axes normalized, sizes on a
     /// log axis (Kneedle). `None` for a flat curve.
@@ -151,6 +160,14 @@ mod tests {
         assert_eq!(HitCurve::new([(0, 0.5)]), Err(CurveError::Empty));
         assert!(matches!(HitCurve::new([(1, 1.5)]), Err(CurveError::BadRatio { .. })));
         assert!(matches!(HitCurve::new([(1, f64::NAN)]), Err(CurveError::BadRatio { .. })));
+    }
+
+    #[test]
+    fn a_larger_state_needs_a_proportionally_larger_cache() {
+        let c = curve().scaled(4.0);
+        assert!((c.hit_ratio(256 << 20) - 0.9).abs() < 1e-12);
+        assert_eq!(c.size_for(0.5), Some(64 << 20));
+        assert_eq!(curve().scaled(f64::NAN), curve());
     }
 
     #[test]

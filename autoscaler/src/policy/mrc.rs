@@ -61,7 +61,7 @@ impl Default for MrcParams {
         MrcParams {
             core_price: CORE_HOUR_PRICE,
             gib_price: GIB_HOUR_PRICE,
-            utilization: 0.85,
+            utilization: 0.9,
             tolerance: 0.15,
             keep_within: 0.05,
             default_miss_us: 50.0,
@@ -147,12 +147,22 @@ pub fn cpu_slots(obs: &Observation, operator: &str, cores: f64) -> f64 {
     (cores - others).max(1.0)
 }
 
+/// An operator's hit-ratio curve as a profile measured it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfiledCurve {
+    /// Hit ratio against cache size.
+    pub curve: HitCurve,
+    /// Bytes of its state when profiled (0: unknown; the curve is then
+    /// taken as it is).
+    pub state_bytes: u64,
+}
+
 /// The MRC-guided policy.
 #[derive(Clone, Debug)]
 pub struct MrcPolicy {
     /// Its parameters.
     pub params: MrcParams,
-    curves: HashMap<String, HitCurve>,
+    curves: HashMap<String, ProfiledCurve>,
     models: HashMap<String, OperatorModel>,
     /// Rates predicted for the configuration last applied, per operator.
     predicted: HashMap<String, f64>,
@@ -162,7 +172,7 @@ pub struct MrcPolicy {
 impl MrcPolicy {
     /// The policy with each stateful operator's hit-ratio curve (from a
     /// profile); operators without one are sized by parallelism alone.
-    pub fn new(params: MrcParams, curves: HashMap<String, HitCurve>) -> MrcPolicy {
+    pub fn new(params: MrcParams, curves: HashMap<String, ProfiledCurve>) -> MrcPolicy {
         MrcPolicy { params, curves, models: HashMap::new(), predicted: HashMap::new(), pending: HashMap::new() }
     }
 
@@ -191,7 +201,12 @@ impl MrcPolicy {
             // that grows changes what a record costs.
             _ => "calibrated on this window".into(),
         };
-        let curve = self.curves.get(&op.name).cloned();
+        // The profile saw the state at one size; the live state may be
+        // larger (it grows as the job runs) or smaller.
+        let curve = self.curves.get(&op.name).map(|p| match p.state_bytes {
+            0 => p.curve.clone(),
+            profiled => p.curve.scaled((op.state_bytes as f64 / profiled as f64).clamp(0.25, 64.0)),
+        });
         let m = OperatorModel::calibrate(op, curve, self.params.default_miss_us, slots).ok()?;
         self.models.insert(op.name.clone(), m.clone());
         self.predicted.remove(&op.name);
@@ -405,7 +420,7 @@ mod tests {
 
     #[test]
     fn one_step_then_hold_while_the_prediction_holds_and_recalibrate_when_it_does_not() {
-        let curves = HashMap::from([("join".to_string(), curve())]);
+        let curves = HashMap::from([("join".to_string(), ProfiledCurve { curve: curve(), state_bytes: 0 })]);
         let mut policy = MrcPolicy::new(MrcParams::default(), curves);
         // At 8 MiB: 20 us + 3 x 0.8 x 60 us = 164 us a record: 6,100/s.
         let o = observed(1, 8 << 20, 1e6 / 164.0, 0.2);
@@ -429,5 +444,23 @@ mod tests {
         assert!(fixed.operators[1].reason.contains("recalibrated"), "{}", fixed.operators[1].reason);
         let f = &fixed.operators[1];
         assert!(f.parallelism > step.parallelism || f.cache_bytes > step.cache_bytes, "{f:?} after {step:?}");
+    }
+
+    #[test]
+    fn a_state_grown_since_the_profile_asks_for_a_proportionally_larger_cache() {
+        // Observed at 32 MiB with the hit ratio each curve predicts there
+        // (the profiled one, and the one of a state four times as large),
+        // so the calibrations agree and only the size axis differs.
+        let policy = |state_bytes: u64, hit: f64| {
+            let curves =
+                HashMap::from([("join".to_string(), ProfiledCurve { curve: curve(), state_bytes: 100 << 20 })]);
+            let mut p = MrcPolicy::new(MrcParams::default(), curves);
+            let mut o = observed(1, 32 << 20, 1e6 / (20.0 + 180.0 * (1.0 - hit)), hit);
+            o.operators[1].state_bytes = state_bytes;
+            p.decide(&o).operators[1].cache_bytes.unwrap()
+        };
+        let (same, four) =
+            (policy(100 << 20, curve().hit_ratio(32 << 20)), policy(400 << 20, curve().hit_ratio(8 << 20)));
+        assert!((four as f64 / same as f64 - 4.0).abs() < 0.01, "{same} {four}");
     }
 }

@@ -61,6 +61,28 @@ pub fn check_direct_io(dir: &Path) -> Result<(), StateError> {
     Ok(())
 }
 
+/// A writable directory on tmpfs, from the mount table (/dev/shm where it
+/// is, else any tmpfs mount that takes a new directory): what the tests of
+/// the tmpfs refusal need. `None` on a machine without one.
+pub fn find_tmpfs() -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    let mut candidates: Vec<std::path::PathBuf> = mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (point, fstype) = (f.nth(1)?, f.next()?);
+            (fstype == "tmpfs").then(|| std::path::PathBuf::from(point))
+        })
+        .collect();
+    candidates.sort_by_key(|p| p != Path::new("/dev/shm"));
+    candidates.into_iter().find(|p| {
+        let probe = p.join(format!(".memscale-probe-{}", std::process::id()));
+        let ok = std::fs::create_dir(&probe).is_ok();
+        let _ = std::fs::remove_dir(&probe);
+        ok
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,11 +91,10 @@ mod tests {
     fn disk_passes_and_tmpfs_is_refused() {
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         check_direct_io(dir.path()).unwrap();
-        let shm = Path::new("/dev/shm");
-        if shm.exists() {
-            let err = check_direct_io(&shm.join(format!("memscale-test-{}", std::process::id()))).unwrap_err();
-            let _ = std::fs::remove_dir(shm.join(format!("memscale-test-{}", std::process::id())));
-            assert!(err.to_string().contains("tmpfs"), "{err}");
-        }
+        let tmpfs = find_tmpfs().expect("no writable tmpfs mount here: the tmpfs refusal cannot be tested");
+        let probe = tmpfs.join(format!("memscale-test-{}", std::process::id()));
+        let err = check_direct_io(&probe).unwrap_err();
+        let _ = std::fs::remove_dir(&probe);
+        assert!(err.to_string().contains("tmpfs"), "{err}");
     }
 }

@@ -383,3 +383,36 @@ fn print_decision(obs: &Observation, r: &DecisionRecord) {
         eprintln!("{head}: {}; {verdict}", changes.join("; "));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(rates: &[f64]) -> Vec<timeline::Row> {
+        rates
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| timeline::Row {
+                t_s: i as f64 + 1.0,
+                operator: "source".into(),
+                parallelism: 1,
+                cache_bytes: None,
+                input_rate: r,
+                target_rate: 100.0,
+                hit_ratio: None,
+                state_p90_us: None,
+                e2e_p99_ms: 0.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn convergence_is_the_last_shortfall_before_the_sources_keep_up() {
+        // Behind for 3 s, catching up above the target, then on it; the
+        // last second (the stop) is not counted.
+        assert_eq!(converge_s(&rows(&[100.0, 80.0, 70.0, 90.0, 130.0, 100.0, 97.0, 10.0]), "source", 100.0), Some(4.0));
+        assert_eq!(converge_s(&rows(&[100.0, 99.0, 100.0, 10.0]), "source", 100.0), Some(0.0));
+        assert_eq!(converge_s(&rows(&[100.0, 99.0, 50.0, 10.0]), "source", 100.0), None);
+        assert_eq!(converge_s(&rows(&[]), "source", 100.0), None);
+    }
+}

@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use autoscaler::model::HitCurve;
 use autoscaler::policy::ds2::{Ds2, Ds2Params};
 use autoscaler::policy::flink::{Flink, FlinkParams};
 use autoscaler::policy::justin::{Justin, JustinParams};
-use autoscaler::policy::mrc::{MrcParams, MrcPolicy};
+use autoscaler::policy::mrc::{MrcParams, MrcPolicy, ProfiledCurve};
 use autoscaler::Policy;
 use cachesim::size::{format_size, parse_size};
 
@@ -113,15 +112,17 @@ fn start_cache(a: &AutoscaleArgs) -> Result<u64> {
     Ok(largest)
 }
 
-/// The curves of every stateful operator of a profile.
-pub fn curves(profile: &Profile) -> Result<HashMap<String, HitCurve>> {
+/// The curves of every stateful operator of a profile, with the size of
+/// its state at the profile's end.
+pub fn curves(profile: &Profile) -> Result<HashMap<String, ProfiledCurve>> {
     profile
         .operators
         .iter()
         .map(|m| {
-            let c = crate::profile::hit_curve(&m.points)
+            let curve = crate::profile::hit_curve(&m.points)
                 .ok_or_else(|| anyhow!("the profile's curve of `{}` has no point", m.name))?;
-            Ok((m.name.clone(), c))
+            let state_bytes = profile.run.operators.iter().find(|o| o.name == m.name).map_or(0, |o| o.state_bytes);
+            Ok((m.name.clone(), ProfiledCurve { curve, state_bytes }))
         })
         .collect()
 }

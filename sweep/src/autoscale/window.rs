@@ -131,6 +131,7 @@ fn observation(
             parallelism: op.parallelism,
             cache_bytes: op.cache_capacity,
             cache_usage_bytes: op.cache_usage,
+            state_bytes: op.state_bytes,
             records_in_per_s: records_in / dt,
             records_out_per_s: records_out / dt,
             useful_s: useful,
