@@ -561,6 +561,11 @@ pub struct AutoscaleArgs {
     /// Scaling policy.
     #[arg(long, value_enum, default_value_t = PolicyArg::Ds2)]
     pub policy: PolicyArg,
+    /// How the target moves: `constant` (--rate throughout), `step` (half
+    /// of it for the first third of --duration, then all), `sine` (0.6 up
+    /// to 1.0 times --rate and back, every half --duration).
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Constant)]
+    pub scenario: ScenarioArg,
     /// How long to run (then the sources stop and the job drains).
     #[arg(long, default_value = "5m")]
     pub duration: String,
@@ -682,9 +687,9 @@ pub struct CompareArgs {
     /// Policies to compare, in the order they run.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "ds2,justin,flink,mrc")]
     pub policies: Vec<PolicyArg>,
-    /// How the target moves: `constant` (step and sine rates need a source
-    /// whose rate changes while it runs, which the engine does not have
-    /// yet).
+    /// How the target moves: `constant` (R throughout), `step` (R/2 for
+    /// the first third, then R), `sine` (0.6 R up to R and back every half
+    /// run); R is --target-rate, the peak.
     #[arg(long, value_enum, default_value_t = ScenarioArg::Constant)]
     pub scenario: ScenarioArg,
     /// Length of each run.
@@ -732,12 +737,32 @@ pub struct CompareArgs {
     pub max_parallelism: u32,
 }
 
-/// `--scenario`.
+/// `--scenario`: how the sources' rate moves over a run of duration D
+/// with a target of R events/s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ScenarioArg {
-    /// The target stays.
+    /// R throughout.
     Constant,
+    /// R/2 for the first third of the run, then R.
+    Step,
+    /// From 0.6 R up to R and back, every D/2 (0.8 R on average).
+    Sine,
+}
+
+impl ScenarioArg {
+    /// The sources' rate shape, and the configured rate it multiplies,
+    /// for a target (peak) of `rate` over `duration_s`.
+    pub fn shape(self, rate: u64, duration_s: f64) -> (u64, engine::runtime::rate::RateShape) {
+        use engine::runtime::rate::RateShape;
+        match self {
+            ScenarioArg::Constant => (rate, RateShape::Constant),
+            ScenarioArg::Step => (rate, RateShape::Step { at_s: duration_s / 3.0, before: 0.5 }),
+            ScenarioArg::Sine => {
+                ((rate as f64 * 0.8).round() as u64, RateShape::Sine { period_s: duration_s / 2.0, amplitude: 0.25 })
+            }
+        }
+    }
 }
 
 /// `--policy`.

@@ -85,6 +85,7 @@ fn run_args(c: &CompareArgs, policy: PolicyArg, out: PathBuf, profile: Option<Pa
         preset: c.preset.clone(),
         rate: c.target_rate,
         policy,
+        scenario: c.scenario,
         duration: c.duration.clone(),
         start_parallelism: c.start_parallelism.clone(),
         start_cache: c.start_cache.clone(),
@@ -297,10 +298,14 @@ fn oracle(c: &CompareArgs, grid_p: &[u32], grid_c: &[u64], seconds: f64) -> Resu
                 args.parallelism = g.config.clone();
                 args.cache = Some(format_size(g.cache));
                 let dir = c.out.join("oracle");
-                let setup = args.setup(&dir)?;
+                let mut setup = args.setup(&dir)?;
+                setup.run_config.rate_shape = autoscale::scenario(&probe).1;
                 let finished = setup.execute(None, std::time::Duration::from_secs(1), &mut |_| Ok(()))?;
                 g.sustained_throughput = finished.snapshot.sustained_throughput;
-                g.sustains = g.sustained_throughput >= c.target_rate as f64 * 0.97;
+                // What the sources were asked for over the run, on average.
+                let (rate, shape) = autoscale::scenario(&probe);
+                let asked = shape.events_by(rate as f64, seconds) / seconds;
+                g.sustains = g.sustained_throughput >= asked * 0.97;
                 write_json(&g, &path)?;
                 g
             }
@@ -404,12 +409,13 @@ fn report(c: &CompareArgs, rows: &[Row], oracle_runs: &[OracleRun]) -> String {
             Some((r.get(1)?.to_string(), field(r, 0)?, field(r, 3)? / (1u64 << 20) as f64))
         }));
     }
-    let end = rate.iter().flat_map(|s| s.points.last()).map(|p| p.0).fold(0.0, f64::max);
-    rate.push(Series {
-        name: "target".into(),
-        points: vec![(0.0, c.target_rate as f64), (end, c.target_rate as f64)],
-        markers_only: false,
-    });
+    if let Some(&p) = c.policies.first() {
+        let name = policy_name(p);
+        let dir = if c.repeat > 1 { c.out.join(format!("{name}-1")) } else { c.out.join(name) };
+        rate.extend(timeline_series(&dir, "target", |r| {
+            (r.get(1)? == "source").then(|| Some((String::new(), field(r, 0)?, field(r, 5)?))).flatten()
+        }));
+    }
     let max_cost = rows.iter().map(|r| r.cost).fold(0.0, f64::max).max(1e-12);
     let bars: String = rows
         .iter()

@@ -119,6 +119,9 @@ impl JobArgs {
             (None, None) => DEFAULT_EVENTS,
         };
         let mut params = NexmarkParams::preset(preset, events);
+        if self.rate == Some(0) {
+            bail!("--rate 0: give at least 1 event/s, or leave --rate out to run as fast as the job goes");
+        }
         if let Some(r) = self.rate {
             params.event_rate = r;
         }

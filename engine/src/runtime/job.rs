@@ -100,6 +100,8 @@ pub struct RunConfig {
     /// Source events per second over all source subtasks (`None`: as fast
     /// as the job goes).
     pub rate: Option<u64>,
+    /// How that rate moves over the run.
+    pub rate_shape: super::rate::RateShape,
     /// Record every state access into this key trace at this sampling rate.
     pub key_trace: Option<(PathBuf, f64)>,
     /// Keep the rows that reach the sinks (tests, `--results`).
@@ -119,6 +121,7 @@ impl RunConfig {
             channel_capacity: 16,
             watermark_delay_ms: 4000,
             rate: None,
+            rate_shape: super::rate::RateShape::Constant,
             key_trace: None,
             collect_results: false,
             verify_migrations: false,
@@ -589,7 +592,12 @@ pub fn start(graph: JobGraph, cfg: &RunConfig) -> Result<RunningJob, EngineError
                         let outputs = rt.outputs(i, l.id, k as u32, m.clone());
                         let source = f(k as u32, s.parallelism);
                         let rate = cfg.rate.map(|r| r as f64 / s.parallelism as f64);
-                        let pacing = Pacing { rate, delay: cfg.watermark_delay_ms, batch: cfg.batch_size };
+                        let pacing = Pacing {
+                            rate,
+                            shape: cfg.rate_shape,
+                            delay: cfg.watermark_delay_ms,
+                            batch: cfg.batch_size,
+                        };
                         let rt2 = rt.clone();
                         rt.spawn(format!("{}-{k}", s.name), move || source_task(source, outputs, m, rt2, pacing))?;
                     }

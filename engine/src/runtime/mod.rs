@@ -15,6 +15,7 @@ pub mod job;
 pub mod metrics;
 pub(crate) mod migrate;
 pub mod operator;
+pub mod rate;
 pub(crate) mod routing;
 pub mod snapshot;
 pub mod source;

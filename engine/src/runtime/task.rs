@@ -28,6 +28,8 @@ const WATERMARK_EVERY: u64 = 2048;
 pub(crate) struct Pacing {
     /// Events per second of this subtask, if paced.
     pub rate: Option<f64>,
+    /// How the rate moves over the run.
+    pub shape: super::rate::RateShape,
     /// Watermark delay, ms.
     pub delay: u64,
     /// Events per batch.
@@ -44,7 +46,7 @@ pub(crate) fn source_task(
     rt: Arc<Runtime>,
     pacing: Pacing,
 ) -> TaskResult {
-    let Pacing { rate: pace, delay, batch } = pacing;
+    let Pacing { rate: pace, shape, delay, batch } = pacing;
     let job = rt.metrics.clone();
     let start = Instant::now();
     let mut rows = Vec::with_capacity(batch);
@@ -71,7 +73,7 @@ pub(crate) fn source_task(
         // gets round to them: a source that falls behind (backpressure, a
         // pause) shows it as latency, as Kafka lag would.
         let born = match pace {
-            Some(rate) => (start + Duration::from_secs_f64(events as f64 / rate)).min(busy),
+            Some(rate) => (start + Duration::from_secs_f64(shape.due_s(rate, events as f64))).min(busy),
             None => busy,
         };
         let mut p = source.fill(&mut rows, batch);
@@ -92,7 +94,7 @@ pub(crate) fn source_task(
             break;
         }
         if let Some(rate) = pace {
-            let due = start + Duration::from_secs_f64(events as f64 / rate);
+            let due = start + Duration::from_secs_f64(shape.due_s(rate, events as f64));
             let now = Instant::now();
             if due > now {
                 std::thread::sleep(due - now);

@@ -29,15 +29,17 @@ use crate::job::{parse_duration, JobSetup};
 use crate::output::write_json;
 use engine_job::EngineJob;
 use timeline::Timeline;
-use window::{Topology, Window};
+use window::{Target, Topology, Window};
 
-/// The engine job `a` describes, with its start configuration.
+/// The engine job `a` describes, with its start configuration (its rate
+/// the one `--scenario`'s shape multiplies: [`scenario`]).
 pub fn job_args(a: &AutoscaleArgs) -> JobArgs {
+    let (rate, _) = scenario(a);
     JobArgs {
         query: a.query.clone(),
         events: None,
         duration: Some(a.duration.clone()),
-        rate: Some(a.rate),
+        rate: Some(rate),
         parallelism: a.start_parallelism.clone(),
         cache: Some(a.start_cache.clone()),
         write_buffer: a.write_buffer.clone(),
@@ -59,6 +61,13 @@ pub fn job_args(a: &AutoscaleArgs) -> JobArgs {
         buffered_io: false,
         filters: FilterLayoutArg::Partitioned,
     }
+}
+
+/// The sources' rate and shape for `--scenario` (a run of an unreadable
+/// --duration is refused before it matters; 5 minutes meanwhile).
+pub fn scenario(a: &AutoscaleArgs) -> (u64, engine::runtime::rate::RateShape) {
+    let seconds = parse_duration("--duration", &a.duration).map_or(300.0, |d| d.as_secs_f64());
+    a.scenario.shape(a.rate, seconds)
 }
 
 /// Checks the options that are the autoscaler's own; each error names its
@@ -147,12 +156,14 @@ pub struct RunSummary {
 }
 
 /// Seconds from which the sources kept up for the rest of the run: every
-/// second after it within 5% of the target (or catching up above it).
-pub fn converge_s(rows: &[timeline::Row], source: &str, target: f64) -> Option<f64> {
-    let rate: Vec<(f64, f64)> = rows.iter().filter(|r| r.operator == source).map(|r| (r.t_s, r.input_rate)).collect();
+/// second after it within 5% of that second's target (or catching up
+/// above it).
+pub fn converge_s(rows: &[timeline::Row], source: &str) -> Option<f64> {
+    let rate: Vec<(f64, f64, f64)> =
+        rows.iter().filter(|r| r.operator == source).map(|r| (r.t_s, r.input_rate, r.target_rate)).collect();
     // The last second holds the stop: not a shortfall of the policy's.
     let body = &rate[..rate.len().saturating_sub(1)];
-    let last_bad = body.iter().rposition(|&(_, r)| r < target * 0.95);
+    let last_bad = body.iter().rposition(|&(_, r, target)| r < target * 0.95);
     match last_bad {
         None => body.first().map(|_| 0.0),
         Some(i) if i + 1 < body.len() => Some(body[i].0),
@@ -165,12 +176,13 @@ pub fn converge_s(rows: &[timeline::Row], source: &str, target: f64) -> Option<f
 pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
     // The job's options under the names this command gives them.
-    let setup = job_args(a).setup(&a.out).map_err(|e| {
+    let mut setup = job_args(a).setup(&a.out).map_err(|e| {
         anyhow::anyhow!(
             "{}",
             format!("{e:#}").replace("--parallelism", "--start-parallelism").replace("--cache", "--start-cache")
         )
     })?;
+    setup.run_config.rate_shape = scenario(a).1;
     let config = controller_config(a, &setup)?;
     let policy = policies::build(a, &setup)?;
     let endpoint = match a.metrics_addr.as_str() {
@@ -209,7 +221,7 @@ pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
         end: outcome.end.clone(),
         rescales,
         resizes: outcome.reports.len() - rescales,
-        converge_s: converge_s(&outcome.timeline, &source, a.rate as f64),
+        converge_s: converge_s(&outcome.timeline, &source),
         totals: t.clone(),
         cost: (t.core_s * a.core_price + t.gib_s * a.gib_price) / 3600.0,
         events: s.events,
@@ -273,7 +285,7 @@ fn drive(
 ) -> Result<Outcome> {
     let graph = engine::queries::build(setup.query, &setup.query_config);
     let topology = Topology::of(&graph);
-    let target = setup.run_config.rate.unwrap_or(0) as f64;
+    let target = Target { rate: setup.run_config.rate.unwrap_or(0) as f64, shape: setup.run_config.rate_shape };
     let max_p = setup.run_config.key_groups.max_parallelism();
     let job = engine::runtime::start(graph, &setup.run_config)?;
     let metrics = job.metrics();
@@ -410,9 +422,9 @@ mod tests {
     fn convergence_is_the_last_shortfall_before_the_sources_keep_up() {
         // Behind for 3 s, catching up above the target, then on it; the
         // last second (the stop) is not counted.
-        assert_eq!(converge_s(&rows(&[100.0, 80.0, 70.0, 90.0, 130.0, 100.0, 97.0, 10.0]), "source", 100.0), Some(4.0));
-        assert_eq!(converge_s(&rows(&[100.0, 99.0, 100.0, 10.0]), "source", 100.0), Some(0.0));
-        assert_eq!(converge_s(&rows(&[100.0, 99.0, 50.0, 10.0]), "source", 100.0), None);
-        assert_eq!(converge_s(&rows(&[]), "source", 100.0), None);
+        assert_eq!(converge_s(&rows(&[100.0, 80.0, 70.0, 90.0, 130.0, 100.0, 97.0, 10.0]), "source"), Some(4.0));
+        assert_eq!(converge_s(&rows(&[100.0, 99.0, 100.0, 10.0]), "source"), Some(0.0));
+        assert_eq!(converge_s(&rows(&[100.0, 99.0, 50.0, 10.0]), "source"), None);
+        assert_eq!(converge_s(&rows(&[]), "source"), None);
     }
 }

@@ -44,18 +44,15 @@ pub fn render(a: &AutoscaleArgs, o: &Outcome) -> String {
     let source = sources.first().copied().unwrap_or("source");
     let rate: Vec<(f64, f64)> =
         o.timeline.iter().filter(|r| r.operator == source).map(|r| (r.t_s, r.input_rate)).collect();
-    let end_t = rate.last().map_or(0.0, |p| p.0);
+    let target: Vec<(f64, f64)> =
+        o.timeline.iter().filter(|r| r.operator == source).map(|r| (r.t_s, r.target_rate)).collect();
     let rate_chart = line_chart(
         "Events per second: the sources against the target",
         "seconds",
         "events/s",
         &[
             Series { name: "sources".into(), points: rate, markers_only: false },
-            Series {
-                name: "target".into(),
-                points: vec![(0.0, a.rate as f64), (end_t, a.rate as f64)],
-                markers_only: false,
-            },
+            Series { name: "target".into(), points: target, markers_only: false },
         ],
         None,
     );

@@ -9,6 +9,7 @@ use std::time::Duration;
 use autoscaler::job::{Observation, OperatorObservation};
 use engine::runtime::graph::{JobGraph, StageKind};
 use engine::runtime::metrics::{latency_histogram, JobMetrics};
+use engine::runtime::rate::RateShape;
 use engine::runtime::snapshot::{JobSnapshot, SubtaskSnapshot};
 use hdrhistogram::Histogram;
 
@@ -59,22 +60,38 @@ fn read(metrics: &JobMetrics) -> Reading {
 pub struct Window {
     metrics: Arc<JobMetrics>,
     topology: Topology,
-    target_rate: f64,
+    target: Target,
     max_parallelism: u32,
     last: Reading,
 }
 
+/// The sources' target: a rate and how it moves.
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    /// Events/s the shape multiplies.
+    pub rate: f64,
+    /// How it moves over the run.
+    pub shape: RateShape,
+}
+
+impl Target {
+    /// Events the target asks for by `t` seconds.
+    pub fn events_by(&self, t: f64) -> f64 {
+        self.shape.events_by(self.rate, t)
+    }
+}
+
 impl Window {
     /// Windows starting now.
-    pub fn new(metrics: Arc<JobMetrics>, topology: Topology, target_rate: f64, max_parallelism: u32) -> Window {
+    pub fn new(metrics: Arc<JobMetrics>, topology: Topology, target: Target, max_parallelism: u32) -> Window {
         let last = read(&metrics);
-        Window { metrics, topology, target_rate, max_parallelism, last }
+        Window { metrics, topology, target, max_parallelism, last }
     }
 
     /// The window since the last call (or since [`Window::new`]).
     pub fn observe(&mut self) -> Observation {
         let now = read(&self.metrics);
-        let obs = observation(&self.last, &now, &self.topology, self.target_rate, self.max_parallelism, &self.metrics);
+        let obs = observation(&self.last, &now, &self.topology, self.target, self.max_parallelism, &self.metrics);
         self.last = now;
         obs
     }
@@ -84,7 +101,7 @@ fn observation(
     a: &Reading,
     b: &Reading,
     topo: &Topology,
-    target_rate: f64,
+    target: Target,
     max_parallelism: u32,
     metrics: &JobMetrics,
 ) -> Observation {
@@ -110,8 +127,8 @@ fn observation(
         for s in op.subtasks.iter().filter(|s| !s.retired) {
             let u = s.useful_s - prev(s).map_or(0.0, |p| p.useful_s);
             if u > 1e-6 {
-                tpr += (s.records_in - prev(s).map_or(0, |p| p.records_in)) as f64 / u;
-                tor += (s.records_out - prev(s).map_or(0, |p| p.records_out)) as f64 / u;
+                tpr += s.records_in.saturating_sub(prev(s).map_or(0, |p| p.records_in)) as f64 / u;
+                tor += s.records_out.saturating_sub(prev(s).map_or(0, |p| p.records_out)) as f64 / u;
             }
         }
         let p = op.parallelism.max(1) as f64;
@@ -132,6 +149,7 @@ fn observation(
             cache_bytes: op.cache_capacity,
             cache_usage_bytes: op.cache_usage,
             state_bytes: op.state_bytes,
+            state_growth_per_s: (op.state_bytes as f64 - before.map_or(op.state_bytes, |o| o.state_bytes) as f64) / dt,
             records_in_per_s: records_in / dt,
             records_out_per_s: records_out / dt,
             useful_s: useful,
@@ -152,8 +170,9 @@ fn observation(
         interval_s: dt,
         operators,
         source_rate: events / dt,
-        target_rate,
-        backlog_events: (target_rate * b.t_s - b.snapshot.events as f64).max(0.0),
+        // The target over the window (a moving one: its mean there).
+        target_rate: (target.events_by(b.t_s) - target.events_by(a.t_s)) / dt,
+        backlog_events: (target.events_by(b.t_s) - b.snapshot.events as f64).max(0.0),
         e2e_p99_ms: if e2e.is_empty() { 0.0 } else { e2e.value_at_quantile(0.99) as f64 / 1e6 },
         max_parallelism,
     }
