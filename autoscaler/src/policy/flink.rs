@@ -183,35 +183,18 @@ impl Policy for Flink {
 mod tests {
     use super::*;
     use crate::job::OperatorObservation;
+    use crate::policy::fixtures::source_and;
 
     fn obs(t_s: f64, p: u32, rate_in: f64, busy: f64) -> Observation {
-        Observation {
-            t_s,
-            target_rate: 10_000.0,
-            source_rate: 10_000.0,
-            max_parallelism: 128,
-            operators: vec![
-                OperatorObservation {
-                    name: "source".into(),
-                    source: true,
-                    parallelism: 1,
-                    records_in_per_s: 10_000.0,
-                    records_out_per_s: 10_000.0,
-                    ..Default::default()
-                },
-                OperatorObservation {
-                    name: "agg".into(),
-                    inputs: vec![0],
-                    rescalable: true,
-                    parallelism: p,
-                    records_in_per_s: rate_in,
-                    records_out_per_s: rate_in,
-                    busy_ratio: busy,
-                    ..Default::default()
-                },
-            ],
+        let agg = OperatorObservation {
+            name: "agg".into(),
+            parallelism: p,
+            records_in_per_s: rate_in,
+            records_out_per_s: rate_in,
+            busy_ratio: busy,
             ..Default::default()
-        }
+        };
+        Observation { t_s, ..source_and(10_000.0, agg) }
     }
 
     fn no_lag() -> FlinkParams {

@@ -219,6 +219,7 @@ impl Policy for Justin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::fixtures::source_and;
 
     const BASE: u64 = 32 << 20;
 
@@ -226,35 +227,20 @@ mod tests {
     /// each do 4,000 records per useful second: DS2 wants 3 at a target
     /// of 10,000.
     fn obs(p: u32, cache: u64, hit: f64, p90_us: f64, tpr: f64) -> Observation {
-        Observation {
-            target_rate: 10_000.0,
-            source_rate: 10_000.0,
-            max_parallelism: 128,
-            operators: vec![
-                OperatorObservation {
-                    name: "source".into(),
-                    source: true,
-                    parallelism: 1,
-                    records_in_per_s: 10_000.0,
-                    records_out_per_s: 10_000.0,
-                    ..Default::default()
-                },
-                OperatorObservation {
-                    name: "join".into(),
-                    inputs: vec![0],
-                    rescalable: true,
-                    has_cache: true,
-                    parallelism: p,
-                    cache_bytes: Some(cache),
-                    true_processing_rate: tpr,
-                    true_output_rate: tpr,
-                    hit_ratio: Some(hit),
-                    state_read_p90_us: Some(p90_us),
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        }
+        source_and(
+            10_000.0,
+            OperatorObservation {
+                name: "join".into(),
+                has_cache: true,
+                parallelism: p,
+                cache_bytes: Some(cache),
+                true_processing_rate: tpr,
+                true_output_rate: tpr,
+                hit_ratio: Some(hit),
+                state_read_p90_us: Some(p90_us),
+                ..Default::default()
+            },
+        )
     }
 
     fn step(j: &mut Justin, o: &Observation) -> (u32, Option<u64>, String) {

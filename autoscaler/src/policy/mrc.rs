@@ -306,6 +306,7 @@ impl Policy for MrcPolicy {
 mod tests {
     use super::*;
     use crate::model::HitCurve;
+    use crate::policy::fixtures::source_and;
 
     fn curve() -> HitCurve {
         HitCurve::new([
@@ -400,36 +401,21 @@ mod tests {
     }
 
     fn observed(p: u32, cache: u64, tpr: f64, hit: f64) -> Observation {
-        Observation {
-            target_rate: 20_000.0,
-            source_rate: 20_000.0,
-            max_parallelism: 128,
-            operators: vec![
-                OperatorObservation {
-                    name: "source".into(),
-                    source: true,
-                    parallelism: 1,
-                    records_in_per_s: 20_000.0,
-                    records_out_per_s: 20_000.0,
-                    ..Default::default()
-                },
-                OperatorObservation {
-                    name: "join".into(),
-                    inputs: vec![0],
-                    rescalable: true,
-                    has_cache: true,
-                    parallelism: p,
-                    cache_bytes: Some(cache),
-                    true_processing_rate: tpr,
-                    true_output_rate: tpr,
-                    hit_ratio: Some(hit),
-                    lookups_per_record: 3.0,
-                    miss_cost_us: Some(60.0),
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        }
+        source_and(
+            20_000.0,
+            OperatorObservation {
+                name: "join".into(),
+                has_cache: true,
+                parallelism: p,
+                cache_bytes: Some(cache),
+                true_processing_rate: tpr,
+                true_output_rate: tpr,
+                hit_ratio: Some(hit),
+                lookups_per_record: 3.0,
+                miss_cost_us: Some(60.0),
+                ..Default::default()
+            },
+        )
     }
 
     #[test]

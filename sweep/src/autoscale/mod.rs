@@ -221,7 +221,11 @@ pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
         end: outcome.end.clone(),
         rescales,
         resizes: outcome.reports.len() - rescales,
-        converge_s: converge_s(&outcome.timeline, &source),
+        converge_s: {
+            let until = setup.duration.map_or(f64::INFINITY, |d| d.as_secs_f64() + 0.5);
+            let ran: Vec<timeline::Row> = outcome.timeline.iter().filter(|r| r.t_s <= until).cloned().collect();
+            converge_s(&ran, &source)
+        },
         totals: t.clone(),
         cost: (t.core_s * a.core_price + t.gib_s * a.gib_price) / 3600.0,
         events: s.events,
@@ -295,6 +299,7 @@ fn drive(
         Window::new(metrics.clone(), topology.clone(), target, max_p),
         done.clone(),
         &out.join("timeline.csv"),
+        setup.duration.unwrap_or(Duration::from_secs(300)).as_secs_f64(),
     )?;
     let finished = {
         let metrics = metrics.clone();

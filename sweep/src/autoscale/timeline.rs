@@ -60,8 +60,10 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Samples `window` every second into `path` until `done`.
-    pub fn start(mut window: Window, done: Arc<AtomicBool>, path: &Path) -> Result<Timeline> {
+    /// Samples `window` every second into `path` until `done`; the totals
+    /// count the seconds up to `until_s`, when the sources stop (the drain
+    /// after it is no policy's doing).
+    pub fn start(mut window: Window, done: Arc<AtomicBool>, path: &Path, until_s: f64) -> Result<Timeline> {
         let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         let path = path.to_path_buf();
         let thread = std::thread::Builder::new()
@@ -73,10 +75,15 @@ impl Timeline {
                     std::thread::sleep(Duration::from_secs(1));
                     let obs = window.observe();
                     let targets = estimate(&obs, obs.target_rate, 0.0);
-                    totals.seconds += obs.interval_s;
+                    let counted = obs.t_s <= until_s + 0.5;
+                    if counted {
+                        totals.seconds += obs.interval_s;
+                    }
                     for (o, e) in obs.operators.iter().zip(&targets) {
-                        totals.core_s += o.parallelism as f64 * obs.interval_s;
-                        totals.gib_s += o.cache_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64 * obs.interval_s;
+                        if counted {
+                            totals.core_s += o.parallelism as f64 * obs.interval_s;
+                            totals.gib_s += o.cache_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64 * obs.interval_s;
+                        }
                         let row = Row {
                             t_s: (obs.t_s * 1000.0).round() / 1000.0,
                             operator: o.name.clone(),
@@ -91,7 +98,7 @@ impl Timeline {
                         csv.serialize(&row)?;
                         rows.push(row);
                     }
-                    if obs.backlog_events > obs.target_rate {
+                    if counted && obs.backlog_events > obs.target_rate {
                         totals.violation_s += obs.interval_s;
                     }
                     csv.flush().with_context(|| format!("writing {}", path.display()))?;
