@@ -180,6 +180,7 @@ impl Policy for Ds2 {
 mod tests {
     use super::*;
     use crate::job::OperatorObservation;
+    use crate::policy::fixtures::{job, source};
 
     fn op(name: &str, inputs: &[usize], p: u32, tpr: f64, tor: f64) -> OperatorObservation {
         OperatorObservation {
@@ -191,27 +192,6 @@ mod tests {
             true_output_rate: tor,
             records_in_per_s: tpr / 2.0,
             records_out_per_s: tor / 2.0,
-            ..Default::default()
-        }
-    }
-
-    fn source(rate: f64) -> OperatorObservation {
-        OperatorObservation {
-            name: "source".into(),
-            source: true,
-            parallelism: 1,
-            records_in_per_s: rate,
-            records_out_per_s: rate,
-            ..Default::default()
-        }
-    }
-
-    fn job(ops: Vec<OperatorObservation>, target: f64) -> Observation {
-        Observation {
-            operators: ops,
-            target_rate: target,
-            source_rate: target,
-            max_parallelism: 128,
             ..Default::default()
         }
     }

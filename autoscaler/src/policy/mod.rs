@@ -49,35 +49,43 @@ impl Default for Bounds {
     }
 }
 
+/// The policies by name, for `--policy`.
+pub const NAMES: [&str; 4] = ["ds2", "justin", "flink", "mrc"];
+
 /// Jobs for the policies' tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
     use crate::job::{Observation, OperatorObservation};
 
-    /// A source emitting `rate` events/s at the target `rate`, feeding
-    /// `op` (whose input is set to the source).
-    pub fn source_and(rate: f64, mut op: OperatorObservation) -> Observation {
-        op.inputs = vec![0];
-        op.rescalable = true;
-        Observation {
-            target_rate: rate,
-            source_rate: rate,
-            max_parallelism: 128,
-            operators: vec![
-                OperatorObservation {
-                    name: "source".into(),
-                    source: true,
-                    parallelism: 1,
-                    records_in_per_s: rate,
-                    records_out_per_s: rate,
-                    ..Default::default()
-                },
-                op,
-            ],
+    /// A source emitting `rate` events/s.
+    pub fn source(rate: f64) -> OperatorObservation {
+        OperatorObservation {
+            name: "source".into(),
+            source: true,
+            parallelism: 1,
+            records_in_per_s: rate,
+            records_out_per_s: rate,
             ..Default::default()
         }
     }
-}
 
-/// The policies by name, for `--policy`.
-pub const NAMES: [&str; 4] = ["ds2", "justin", "flink", "mrc"];
+    /// `ops` in topological order at a target of `target` events/s, the
+    /// sources keeping up.
+    pub fn job(ops: Vec<OperatorObservation>, target: f64) -> Observation {
+        Observation {
+            operators: ops,
+            target_rate: target,
+            source_rate: target,
+            max_parallelism: 128,
+            ..Default::default()
+        }
+    }
+
+    /// A source at `rate` events/s, the target, feeding `op` (whose input
+    /// is set to the source).
+    pub fn source_and(rate: f64, mut op: OperatorObservation) -> Observation {
+        op.inputs = vec![0];
+        op.rescalable = true;
+        job(vec![source(rate), op], rate)
+    }
+}
