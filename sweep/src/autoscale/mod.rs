@@ -155,19 +155,25 @@ pub struct RunSummary {
     pub latency_p99_ms: f64,
 }
 
-/// Seconds from which the sources kept up for the rest of the run: every
-/// second after it within 5% of that second's target (or catching up
-/// above it).
+/// Seconds from which the sources stayed on the target for the rest of
+/// the run: the end of the last second in which they were more than a
+/// second's events behind it (their deficit, summed second by second from
+/// the timeline's source rows); 0 if they never were, `None` if they were
+/// at the end.
 pub fn converge_s(rows: &[timeline::Row], source: &str) -> Option<f64> {
-    let rate: Vec<(f64, f64, f64)> =
-        rows.iter().filter(|r| r.operator == source).map(|r| (r.t_s, r.input_rate, r.target_rate)).collect();
-    // The last second holds the stop: not a shortfall of the policy's.
-    let body = &rate[..rate.len().saturating_sub(1)];
-    let last_bad = body.iter().rposition(|&(_, r, target)| r < target * 0.95);
-    match last_bad {
-        None => body.first().map(|_| 0.0),
-        Some(i) if i + 1 < body.len() => Some(body[i].0),
-        Some(_) => None,
+    let (mut deficit, mut last_t, mut last_behind, mut behind_at_end) = (0.0f64, 0.0f64, None, false);
+    for r in rows.iter().filter(|r| r.operator == source) {
+        deficit = (deficit + (r.target_rate - r.input_rate) * (r.t_s - last_t)).max(0.0);
+        last_t = r.t_s;
+        behind_at_end = deficit > r.target_rate;
+        if behind_at_end {
+            last_behind = Some(r.t_s);
+        }
+    }
+    if behind_at_end {
+        None
+    } else {
+        Some(last_behind.unwrap_or(0.0))
     }
 }
 
@@ -424,12 +430,14 @@ mod tests {
     }
 
     #[test]
-    fn convergence_is_the_last_shortfall_before_the_sources_keep_up() {
-        // Behind for 3 s, catching up above the target, then on it; the
-        // last second (the stop) is not counted.
-        assert_eq!(converge_s(&rows(&[100.0, 80.0, 70.0, 90.0, 130.0, 100.0, 97.0, 10.0]), "source"), Some(4.0));
-        assert_eq!(converge_s(&rows(&[100.0, 99.0, 100.0, 10.0]), "source"), Some(0.0));
+    fn convergence_is_when_the_sources_last_caught_up() {
+        // 30, 90, then 130 events behind (more than a second's 100 at
+        // 100/s in the fourth second), caught up in the fifth.
+        assert_eq!(converge_s(&rows(&[100.0, 70.0, 40.0, 60.0, 250.0, 100.0]), "source"), Some(4.0));
+        // Short by less than a second's events: never behind.
+        assert_eq!(converge_s(&rows(&[100.0, 60.0, 100.0, 140.0]), "source"), Some(0.0));
+        // Behind at the end.
         assert_eq!(converge_s(&rows(&[100.0, 99.0, 50.0, 10.0]), "source"), None);
-        assert_eq!(converge_s(&rows(&[]), "source"), None);
+        assert_eq!(converge_s(&rows(&[]), "source"), Some(0.0));
     }
 }
