@@ -498,4 +498,23 @@ mod tests {
             (policy(100 << 20, curve().hit_ratio(32 << 20)), policy(400 << 20, curve().hit_ratio(8 << 20)));
         assert!((four as f64 / same as f64 - 4.0).abs() < 0.01, "{same} {four}");
     }
+
+    #[test]
+    fn where_memory_does_not_matter_it_decides_as_ds2_does() {
+        use crate::policy::ds2::Ds2;
+        // A flat curve (the state fits any cache), a core per subtask, no
+        // headroom beyond DS2's: the parallelism DS2 computes.
+        let flat = HitCurve::new([(4 << 20, 0.99), (512 << 20, 0.99)]).unwrap();
+        for (tpr, target) in [(4_000.0, 10_000.0), (7_000.0, 50_000.0), (30_000.0, 20_000.0)] {
+            let curves = HashMap::from([("join".to_string(), ProfiledCurve { curve: flat.clone(), state_bytes: 0 })]);
+            let params = MrcParams { utilization: 1.0, ..MrcParams::default() };
+            let mut o = observed(1, 32 << 20, tpr, 0.99);
+            o.target_rate = target;
+            o.operators[0].records_in_per_s = target;
+            o.operators[0].records_out_per_s = target;
+            let mrc = MrcPolicy::new(params, curves).decide(&o).operators[1].parallelism;
+            let ds2 = Ds2::default().decide(&o).operators[1].parallelism;
+            assert_eq!(mrc, ds2, "tpr {tpr}, target {target}");
+        }
+    }
 }
