@@ -168,6 +168,8 @@ pub struct MrcPolicy {
     pub params: MrcParams,
     curves: HashMap<String, ProfiledCurve>,
     models: HashMap<String, OperatorModel>,
+    /// Steps per operator whose measured rate fell short of the prediction.
+    shortfalls: HashMap<String, u32>,
     /// Rates predicted for the configuration last applied, per operator.
     predicted: HashMap<String, f64>,
     pending: HashMap<String, f64>,
@@ -177,7 +179,14 @@ impl MrcPolicy {
     /// The policy with each stateful operator's hit-ratio curve (from a
     /// profile); operators without one are sized by parallelism alone.
     pub fn new(params: MrcParams, curves: HashMap<String, ProfiledCurve>) -> MrcPolicy {
-        MrcPolicy { params, curves, models: HashMap::new(), predicted: HashMap::new(), pending: HashMap::new() }
+        MrcPolicy {
+            params,
+            curves,
+            models: HashMap::new(),
+            shortfalls: HashMap::new(),
+            predicted: HashMap::new(),
+            pending: HashMap::new(),
+        }
     }
 
     /// The model of `operator`, once calibrated.
@@ -196,6 +205,9 @@ impl MrcPolicy {
                 if err.abs() <= self.params.tolerance {
                     return Some((m.clone(), format!("measured {measured:.0}/s, predicted {predicted:.0}/s: holds")));
                 }
+                if err < 0.0 {
+                    *self.shortfalls.entry(op.name.clone()).or_default() += 1;
+                }
                 format!(
                     "measured {measured:.0}/s against {predicted:.0}/s predicted ({:+.0}%): recalibrated",
                     err * 100.0
@@ -206,13 +218,24 @@ impl MrcPolicy {
             _ => "calibrated on this window".into(),
         };
         // The profile saw the state at one size; the live state may be
-        // larger (it grows as the job runs) or smaller, and goes on growing.
-        let ahead = op.state_bytes as f64 + op.state_growth_per_s.max(0.0) * self.params.horizon_s;
-        let curve = self.curves.get(&op.name).map(|p| match p.state_bytes {
-            0 => p.curve.clone(),
-            profiled => p.curve.scaled((ahead / profiled as f64).clamp(0.25, 64.0)),
-        });
-        let m = OperatorModel::calibrate(op, curve, self.params.default_miss_us, slots).ok()?;
+        // larger (it grows as the job runs) or smaller, and goes on growing:
+        // the model is calibrated on the curve of the state as it is now,
+        // and decides on the curve of the state it will be. A step that
+        // fell short looks twice as far ahead the next time.
+        let shortfalls = *self.shortfalls.get(&op.name).unwrap_or(&0);
+        let horizon = self.params.horizon_s * f64::from(1u32 << shortfalls.min(4));
+        let ahead = op.state_bytes as f64 + op.state_growth_per_s.max(0.0) * horizon;
+        let curve_at = |bytes: f64| {
+            self.curves.get(&op.name).map(|p| match p.state_bytes {
+                0 => p.curve.clone(),
+                profiled => p.curve.scaled((bytes / profiled as f64).clamp(0.25, 64.0)),
+            })
+        };
+        let mut m =
+            OperatorModel::calibrate(op, curve_at(op.state_bytes as f64), self.params.default_miss_us, slots).ok()?;
+        if m.curve.is_some() {
+            m.curve = curve_at(ahead);
+        }
         self.models.insert(op.name.clone(), m.clone());
         self.predicted.remove(&op.name);
         Some((m, note))
