@@ -203,9 +203,12 @@ mod tests {
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         let c = block_read_cost(dir.path()).unwrap();
         eprintln!("{c:?}: 4 KiB {:.1} µs, 512 KiB {:.1} µs", c.micros(1.0, 4096.0), c.micros(1.0, 524288.0));
-        assert!(c.latency_us > 0.5 && c.latency_us < 50_000.0, "{c:?}");
-        // Between 10 MB/s and 100 GB/s.
-        assert!(c.us_per_byte > 1e-5 && c.us_per_byte < 0.1, "{c:?}");
+        // Direct reads from this machine's disk: about 60 us and 1.2 GB/s
+        // (2026-12-02). A read served by the page cache (direct I/O lost)
+        // takes 1-3 us at 10 GB/s or more and fails both bounds; so does a
+        // disk 30 times slower than this one.
+        assert!(c.latency_us > 8.0 && c.latency_us < 2_000.0, "{c:?}");
+        assert!(c.us_per_byte > 1e-4 && c.us_per_byte < 0.02, "{c:?}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "scratch DBs removed");
     }
 
