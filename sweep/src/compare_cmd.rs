@@ -310,10 +310,9 @@ fn oracle(c: &CompareArgs, grid_p: &[u32], grid_c: &[u64], seconds: f64) -> Resu
                 g
             }
         };
-        let sustains = done.sustains;
-        tried.push(done);
-        if sustains {
-            let d = tried.last().cloned().unwrap_or_else(|| unreachable!());
+        tried.push(done.clone());
+        if done.sustains {
+            let d = done;
             return Ok((
                 Some(Row {
                     policy: "oracle".into(),
