@@ -133,3 +133,37 @@ fn bad_options_exit_2_and_name_themselves() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+#[test]
+fn compare_refuses_bad_options_and_a_directory_of_another_comparison() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let out = dir.path().to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--target-rate", "0"], "--target-rate"),
+        (vec!["--target-rate", "1000", "--repeat", "0"], "--repeat"),
+        (vec!["--target-rate", "1000", "--gib-price", "0"], "--gib-price"),
+        (vec!["--target-rate", "1000", "--oracle-parallelism", "1,x"], "--oracle-parallelism"),
+        (vec!["--target-rate", "1000", "--oracle-cache", "512KiB"], "--oracle-cache"),
+        (vec!["--target-rate", "1000", "--policies", "ds2,magic"], "--policies"),
+        (vec!["--target-rate", "1000", "--duration", "soon"], "--duration"),
+    ] {
+        let mut all = vec!["compare", "--out", out];
+        all.extend_from_slice(&args);
+        let o = memscale(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
+    }
+    // A directory that holds a comparison with other options is not mixed.
+    std::fs::write(
+        dir.path().join("compare.json"),
+        r#"{"query":"q20","preset":"default","target_rate":5,"scenario":"constant","duration":"1m",
+        "start_parallelism":"1","start_cache":"8MiB","interval":"10s","warmup":1,"core_price":1.0,
+        "gib_price":1.0,"max_parallelism":128}"#,
+    )
+    .unwrap();
+    let o = memscale(&["compare", "--out", out, "--target-rate", "1000"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds a comparison with other options"), "{err}");
+}
