@@ -33,7 +33,8 @@ impl EngineJob {
         EngineJob { control, window, options, finished, reports: Vec::new() }
     }
 
-    /// The changes that move the job from `obs`'s configuration to `plan`'s.
+    /// The changes that move the job from its configuration now (as its
+    /// control handle reports it) to `plan`'s.
     fn changes(&self, plan: &Plan) -> Vec<Change> {
         let current: Vec<_> = self.control.operators();
         let mut out = Vec::new();
