@@ -1,5 +1,7 @@
-//! Cache sizes as people write them: `64MiB`, lists `128MiB,256MiB`, and
-//! ranges `128MiB..1GiB:8` (8 evenly spaced sizes, both ends included).
+//! Cache sizes as people write them: `64MiB`, lists `128MiB,256MiB`,
+//! ranges `128MiB..1GiB:8` (8 evenly spaced sizes, both ends included) and
+//! log-spaced ranges `8MiB..512MiB:13:log` (each size the same factor above
+//! the last: miss-ratio curves change most at small sizes).
 
 use crate::error::ConfigError;
 
@@ -40,15 +42,26 @@ pub fn parse_size(s: &str) -> Result<u64, ConfigError> {
     Ok(bytes as u64)
 }
 
-/// Parses a list of sizes and ranges; rejects 0 and empty lists. The result
-/// is sorted and has no duplicates.
+/// Parses a list of sizes and ranges (`LO..HI:N` evenly spaced,
+/// `LO..HI:N:log` log-spaced); rejects 0 and empty lists. The result is
+/// sorted and has no duplicates.
 pub fn parse_sizes(s: &str) -> Result<Vec<u64>, ConfigError> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         if let Some((lo, rest)) = part.split_once("..") {
-            let (hi, n) = rest.split_once(':').ok_or_else(|| {
+            let (hi, count) = rest.split_once(':').ok_or_else(|| {
                 ConfigError::new("--sizes", format!("range `{part}` needs a count: LO..HI:N, e.g. 128MiB..1GiB:8"))
             })?;
+            let (n, log) = match count.split_once(':') {
+                None => (count, false),
+                Some((n, "log")) => (n, true),
+                Some((_, other)) => {
+                    return Err(ConfigError::new(
+                        "--sizes",
+                        format!("range `{part}`: `{other}` is not a spacing; write LO..HI:N or LO..HI:N:log"),
+                    ))
+                }
+            };
             let lo = parse_size(lo)?;
             let hi = parse_size(hi)?;
             let n: u64 = n.trim().parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
@@ -60,8 +73,18 @@ pub fn parse_sizes(s: &str) -> Result<Vec<u64>, ConfigError> {
                     format!("range `{part}`: the upper end is below the lower end"),
                 ));
             }
+            if log && lo == 0 {
+                return Err(ConfigError::new("--sizes", format!("range `{part}`: a log-spaced range starts above 0")));
+            }
             if n == 1 {
                 out.push(lo);
+            } else if log {
+                let ratio = (hi as f64 / lo as f64).powf(1.0 / (n - 1) as f64);
+                for k in 0..n {
+                    // Exact ends; rounded in between.
+                    let v = if k == n - 1 { hi } else { (lo as f64 * ratio.powi(k as i32)).round() as u64 };
+                    out.push(v);
+                }
             } else {
                 for k in 0..n {
                     // Integer arithmetic: exact ends, even steps.
@@ -113,6 +136,9 @@ mod tests {
         let r = parse_sizes("128MiB..1GiB:8").unwrap();
         assert_eq!(r, (1..=8).map(|i| i * (128u64 << 20)).collect::<Vec<_>>());
         assert_eq!(parse_sizes("2,1,2").unwrap(), vec![1, 2]);
+        let log = parse_sizes("8MiB..512MiB:7:log").unwrap();
+        assert_eq!(log, (3..=9).map(|e| 1u64 << (e + 20)).collect::<Vec<_>>());
+        assert!(parse_sizes("8MiB..512MiB:7:cubic").is_err());
         assert!(parse_sizes("0").is_err());
         assert!(parse_sizes("1..0:2").is_err());
         assert!(parse_sizes("1MiB..2MiB").is_err());

@@ -554,6 +554,71 @@ impl OperatorModel {
         ))
     }
 
+    /// The cache size this operator wants and why, in words a user acts on
+    /// (the console's last lines and the report's top). A memory-bound
+    /// operator (the job would run more than 5% slower at the smallest
+    /// modelled size than at the best) wants the size from which the job
+    /// keeps its best pace; any other the size for the target hit ratio, or
+    /// where its curve levels when it never reaches the target.
+    pub fn wants(&self, target: f64) -> Wants {
+        let (Some(first), Some(last)) = (self.points.first(), self.points.last()) else {
+            return Wants { size: None, memory_bound: false, why: "no cache sizes were modelled".into() };
+        };
+        let top = self.points.iter().map(|p| p.model_hit_ratio).fold(0.0, f64::max);
+        // Where the curve levels: within half a percentage point of its top.
+        let levels =
+            self.points.iter().find(|p| p.model_hit_ratio >= top - 0.005).map_or(last.cache_size, |p| p.cache_size);
+        let mib = |b: u64| format_size(whole_mib(b));
+        let mut curve = match self.size_for_target {
+            Some(size) => format!("its hit ratio reaches {target} at {}", mib(size)),
+            None => format!(
+                "its hit ratio stays short of {target}: the rest are first reads of blocks no cache holds \
+                 (new keys, blocks compaction has just written)"
+            ),
+        };
+        if let Some(k) = self.knee {
+            curve += &format!(", with the knee at {}", mib(k));
+        }
+        curve += &format!(" and levels at {top:.4} from {}", mib(levels));
+        if let Some(h) = self.measured_hit_ratio {
+            curve += &format!(
+                "; measured {h:.3} at {}, predicted {:.3}",
+                format_size(self.cache_size),
+                self.model_hit_ratio_at_run
+            );
+        }
+        let fastest = self.points.iter().map(|p| p.predicted_throughput).fold(0.0, f64::max);
+        let slowest = first.predicted_throughput;
+        if fastest > 0.0 && slowest < 0.95 * fastest {
+            let from = self
+                .points
+                .iter()
+                .find(|p| p.predicted_throughput >= 0.98 * fastest)
+                .map_or(last.cache_size, |p| p.cache_size);
+            let why = format!(
+                "below it the job falls behind ({:.1}K events/s with {}, {:.1}K from {}). {}",
+                slowest / 1e3,
+                format_size(first.cache_size),
+                fastest / 1e3,
+                mib(from),
+                capitalize(&curve)
+            );
+            return Wants { size: Some(whole_mib(from)), memory_bound: true, why };
+        }
+        let size = self.size_for_target.unwrap_or(levels);
+        let pace = if fastest > 0.0 {
+            format!(
+                ". Not memory-bound at this rate: {:.1}K events/s at every size from {} to {}",
+                fastest / 1e3,
+                format_size(first.cache_size),
+                format_size(last.cache_size)
+            )
+        } else {
+            String::new()
+        };
+        Wants { size: Some(whole_mib(size)), memory_bound: false, why: curve + &pace }
+    }
+
     /// The point's extra useful seconds phase by phase, or in one phase for
     /// a profile from before phases were kept.
     pub fn phase_extras(&self, point: &CurvePoint) -> Vec<f64> {
@@ -571,6 +636,27 @@ impl OperatorModel {
             + (point.model_miss_bytes - self.run_miss_bytes) * self.us_per_byte)
             / 1e6
     }
+}
+
+/// `bytes` rounded up to a whole MiB: the sizes people configure.
+fn whole_mib(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20) << 20
+}
+
+/// What an operator wants of the cache: [`OperatorModel::wants`].
+pub struct Wants {
+    /// The size to give it, rounded up to a whole MiB.
+    pub size: Option<u64>,
+    /// Whether the job would run more than 5% slower at the smallest
+    /// modelled size than at the best.
+    pub memory_bound: bool,
+    /// Why that size, in sentences.
+    pub why: String,
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
 }
 
 /// What each user lookup's block charges the cache, ascending.

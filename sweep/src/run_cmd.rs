@@ -75,7 +75,7 @@ pub fn run(a: RunArgs) -> Result<()> {
     print_summary(setup.query.name(), s);
     let summary = Summary {
         query: setup.query.name(),
-        preset: &a.job.preset,
+        preset: a.job.preset.as_deref().unwrap_or(crate::job::DEFAULT_PRESET),
         state: if matches!(a.job.state, crate::cli::StateArg::Memory) { "memory" } else { "rocksdb" },
         parallelism: &a.job.parallelism,
         cache: a.job.cache.as_deref().unwrap_or(crate::job::DEFAULT_CACHE),

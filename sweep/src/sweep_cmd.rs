@@ -18,7 +18,7 @@ use crate::cli::SweepArgs;
 use crate::output::write_json;
 use crate::profile::{predict_throughput, recorded_user_hits, Profile};
 use crate::profile_cmd::profile;
-use crate::report::{escape, line_chart, page, table, Series};
+use crate::report::{escape, page, size_chart, table, Series};
 
 /// The profiling run a sweep predicts from (profile.json).
 #[derive(Serialize, Deserialize)]
@@ -104,13 +104,13 @@ struct RunIdentity {
 fn run_identity(a: &SweepArgs) -> RunIdentity {
     let j = &a.job;
     RunIdentity {
-        query: j.query.clone(),
+        query: j.query.clone().unwrap_or_else(|| crate::job::DEFAULT_QUERY.into()),
         events: j.events,
         duration: j.duration.clone(),
         rate: j.rate,
         parallelism: j.parallelism.clone(),
         state: format!("{:?}", j.state),
-        preset: j.preset.clone(),
+        preset: j.preset.clone().unwrap_or_else(|| crate::job::DEFAULT_PRESET.into()),
         in_flight_auctions: j.in_flight_auctions,
         active_people: j.active_people,
         hot_ratios: [j.hot_auction_ratio, j.hot_bidder_ratio, j.hot_seller_ratio],
@@ -406,9 +406,9 @@ fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
         let mine: Vec<&Row> = rows.iter().filter(|r| r.write_buffer_size == wb).collect();
         let pred: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.predicted_hit_ratio)).collect();
         let meas: Vec<(f64, f64)> = mine.iter().map(|r| (mib(r.cache_size), r.measured_hit_ratio)).collect();
-        body += &line_chart(
+        body += &size_chart(
             &format!("hit ratio, write buffer {}", format_size(wb)),
-            "cache size (MiB)",
+            "block cache per operator (log scale)",
             "hit ratio",
             &[
                 Series { name: "predicted".into(), points: pred, markers_only: false },
@@ -426,9 +426,9 @@ fn report(query: &str, p: &Profiled, rows: &[Row]) -> String {
             let means = mean_throughputs(&mine).into_iter().map(|(c, t)| (mib(c), t / 1e3)).collect();
             series.push(Series { name: "measured, mean of repeats".into(), points: means, markers_only: true });
         }
-        body += &line_chart(
+        body += &size_chart(
             &format!("throughput, write buffer {}", format_size(wb)),
-            "cache size (MiB)",
+            "block cache per operator (log scale)",
             "K events/s",
             &series,
             None,

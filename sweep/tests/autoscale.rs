@@ -5,11 +5,9 @@
 //! exit 2 and name themselves.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn memscale(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_memscale")).args(args).output().expect("run memscale")
-}
+mod common;
+use common::memscale;
 
 /// A short autoscaled run of q19 from 4 MiB at `rate` events/s.
 fn autoscale(out: &Path, policy: &str, rate: &str, duration: &str, extra: &[&str]) -> Vec<serde_json::Value> {
@@ -84,8 +82,7 @@ fn ds2_scales_out_justin_and_mrc_give_memory() {
     // One row per second and operator: about 30 seconds of topn.
     let topn = timeline.lines().filter(|l| l.split(',').nth(1) == Some("topn")).count();
     assert!((25..=40).contains(&topn), "{topn} rows of topn");
-    let report = std::fs::read_to_string(dir.path().join("ds2/report.html")).unwrap();
-    assert!(report.matches("<svg").count() >= 4, "four charts");
+    common::check_report(&dir.path().join("ds2/report.html"), 4);
 
     // Every hit ratio below 0.99 asks Justin for memory, and DS2 with a
     // scaling factor of 1 wants more than one subtask from the first

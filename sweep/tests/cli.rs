@@ -2,25 +2,14 @@
 //! errors with exit code 2 on bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn memscale(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_memscale")).args(args).output().expect("run memscale")
-}
+mod common;
+use common::{fails_with, memscale};
 
 fn cloudphysics() -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
     assert!(p.exists(), "{} is missing", p.display());
     p.display().to_string()
-}
-
-fn fails_with(out: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
-    for n in needles {
-        assert!(err.contains(n), "`{n}` not in: {err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

@@ -36,7 +36,7 @@ use window::{Target, Topology, Window};
 pub fn job_args(a: &AutoscaleArgs) -> JobArgs {
     let (rate, _) = scenario(a);
     JobArgs {
-        query: a.query.clone(),
+        query: Some(a.query.clone()),
         events: None,
         duration: Some(a.duration.clone()),
         rate: Some(rate),
@@ -44,7 +44,7 @@ pub fn job_args(a: &AutoscaleArgs) -> JobArgs {
         cache: Some(a.start_cache.clone()),
         write_buffer: a.write_buffer.clone(),
         state: StateArg::Rocksdb,
-        preset: a.preset.clone(),
+        preset: Some(a.preset.clone()),
         in_flight_auctions: None,
         active_people: None,
         hot_auction_ratio: None,
