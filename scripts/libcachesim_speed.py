@@ -5,6 +5,10 @@ Usage: libcachesim_speed.py TRACE SIZE_BYTES POLICY[,POLICY...]
 Prints JSON: {"policy": M req/s, ...}. Each policy processes the whole
 oracleGeneral trace once inside libCacheSim's C code (process_trace); the
 time includes libCacheSim reading the trace, as its own tools do.
+
+Usage: libcachesim_speed.py --once TRACE SIZE_BYTES POLICY
+Processes the trace once with one policy and prints its miss ratios: the
+process a user runs, for timing as a whole beside `memscale sim`.
 """
 import json
 import sys
@@ -16,7 +20,15 @@ NAMES = {"lru": "LRU", "fifo": "FIFO", "clock": "Clock", "arc": "ARC",
          "2q": "TwoQ", "s3fifo": "S3FIFO", "sieve": "Sieve", "lfu": "LFU"}
 
 
+def once(path, size, policy):
+    reader = lcs.TraceReader(path, trace_type=lcs.TraceType.ORACLE_GENERAL_TRACE)
+    print(getattr(lcs, NAMES[policy])(cache_size=size).process_trace(reader))
+
+
 def main():
+    if sys.argv[1] == "--once":
+        once(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
     path, size, policies = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(",")
     n = sum(1 for _ in lcs.TraceReader(path, trace_type=lcs.TraceType.ORACLE_GENERAL_TRACE))
     out = {"requests": n}

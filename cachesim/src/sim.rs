@@ -1,14 +1,22 @@
-//! Running policies over a loaded trace at many cache sizes at once.
+//! Running policies over a trace at many cache sizes at once.
 //!
 //! Each (policy, size) pair is an independent cache fed the same requests;
 //! pairs run in parallel on rayon's pool. Requests before the warm-up point
-//! update the caches but are not counted.
+//! update the caches but are not counted. Over a loaded
+//! [`DenseTrace`] ([`simulate_many`]) every pair reads the same columns;
+//! straight from a reader ([`simulate_stream`]) the requests pass once, in
+//! chunks, and only per-object state is held: what a single pass serves
+//! (every policy but Belady, which needs the future).
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::error::TraceError;
 use crate::policy::{Access, Cache, PolicySpec};
-use crate::trace::dense::{DenseTrace, FLAG_BACKGROUND, FLAG_HIGH_PRIORITY, FLAG_NO_INSERT};
+use crate::request::Request;
+use crate::trace::dense::{DenseTrace, OpFilter, FLAG_BACKGROUND, FLAG_HIGH_PRIORITY, FLAG_NO_INSERT, NEVER};
+use crate::trace::ids::DenseIds;
+use crate::trace::TraceReader;
 
 /// What a cache size counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +219,163 @@ pub fn simulate_many(
         .collect()
 }
 
+/// What a streamed simulation read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Requests simulated (after the op filter), warm-up included.
+    pub requests: u64,
+    /// Distinct objects among them.
+    pub objects: u64,
+    /// Bytes they requested.
+    pub bytes: u64,
+    /// Requests counted (after the warm-up).
+    pub counted: u64,
+}
+
+/// Requests decoded, renumbered and then fed to every cache at a time:
+/// large enough that handing a chunk to rayon costs nothing measurable,
+/// small enough to stay in cache.
+const CHUNK: usize = 1 << 13;
+
+/// How many requests ahead a cache is asked to prefetch an object's state.
+const PREFETCH_AHEAD: usize = 8;
+
+/// One request as every cache of a streamed run sees it.
+#[derive(Clone, Copy)]
+struct Step {
+    access: Access,
+    size: u32,
+    counted: bool,
+}
+
+/// Whether `policies` can run in one pass over a reader
+/// ([`simulate_stream`]): all but Belady, which needs each request's next
+/// access.
+pub fn streams(policies: &[PolicySpec]) -> bool {
+    !policies.contains(&PolicySpec::Belady)
+}
+
+/// Simulates every policy at every size in one pass over `reader`, holding
+/// per-object state only (a dense id per object) instead of the trace:
+/// results equal [`simulate_many`]'s over the same requests, in the same
+/// policy-major order. `progress` is called with the number of requests
+/// read after each chunk. Belady cannot stream ([`streams`]): with it among
+/// `policies` the trace is loaded and simulated as [`simulate_many`] does.
+pub fn simulate_stream(
+    reader: &mut dyn TraceReader,
+    filter: OpFilter,
+    policies: &[PolicySpec],
+    sizes: &[u64],
+    opts: SimOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Vec<SimResult>, StreamSummary), TraceError> {
+    if !streams(policies) {
+        let trace = DenseTrace::load_with(reader, filter, |_| true, |n| progress(n))?;
+        let start = opts.warmup.start_index(&trace) as u64;
+        let summary = StreamSummary {
+            requests: trace.len() as u64,
+            objects: trace.n_objects() as u64,
+            bytes: trace.bytes_requested(),
+            counted: trace.len() as u64 - start.min(trace.len() as u64),
+        };
+        return Ok((simulate_many(&trace, policies, sizes, opts, &|_| {}), summary));
+    }
+    let pairs: Vec<(&PolicySpec, u64)> = policies.iter().flat_map(|p| sizes.iter().map(move |&s| (p, s))).collect();
+    let mut room = CHUNK;
+    let mut caches: Vec<(Box<dyn Cache>, Counts)> =
+        pairs.iter().map(|&(p, s)| (p.build(s, room), Counts::default())).collect();
+    let needs_key = caches.iter().any(|(c, _)| c.needs().key);
+    let objects_unit = opts.unit == Unit::Objects;
+    let mut ids = DenseIds::default();
+    let mut dense: Vec<u32> = Vec::with_capacity(CHUNK);
+    let mut summary = StreamSummary::default();
+    let mut batch = vec![Request::default(); CHUNK];
+    let mut steps: Vec<Step> = Vec::with_capacity(CHUNK);
+    let mut counting = matches!(opts.warmup, Warmup::None);
+    let mut first_time: Option<u64> = None;
+    let mut read = 0u64;
+    loop {
+        let n = reader.read_batch(&mut batch)?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        steps.clear();
+        let kept = || batch[..n].iter().filter(|r| filter.keeps(r.op));
+        if summary.requests + n as u64 >= (NEVER - 1) as u64 {
+            return Err(TraceError::TooLarge {
+                path: reader.path().to_path_buf(),
+                reason: format!("more than {} requests: object ids would overflow", NEVER - 1),
+            });
+        }
+        ids.map_batch(kept().map(|r| r.id), &mut dense);
+        for (req, &obj) in kept().zip(&dense) {
+            if !counting {
+                counting = match opts.warmup {
+                    Warmup::None => true,
+                    Warmup::Requests(k) => summary.requests >= k,
+                    Warmup::Time(t) => req.time >= first_time.get_or_insert(req.time).saturating_add(t),
+                };
+            }
+            let mut access = Access::new(obj, if objects_unit { 1 } else { req.size });
+            if needs_key {
+                access.key = req.id;
+                access.high_priority = req.tags.block.is_high_priority();
+            }
+            access.no_insert = req.tags.no_insert;
+            let counted = counting && !(opts.user_reads_only && req.tags.background);
+            steps.push(Step { access, size: req.size, counted });
+            summary.requests += 1;
+            summary.bytes += req.size as u64;
+            summary.counted += counted as u64;
+        }
+        if ids.len() > room {
+            room = ids.len().next_power_of_two();
+            for (c, _) in &mut caches {
+                c.grow(room);
+            }
+        }
+        let feed = |(cache, counts): &mut (Box<dyn Cache>, Counts)| {
+            for (i, st) in steps.iter().enumerate() {
+                if let Some(ahead) = steps.get(i + PREFETCH_AHEAD) {
+                    cache.prefetch(ahead.access.obj);
+                }
+                let hit = cache.access(&st.access);
+                if st.counted {
+                    counts.requests += 1;
+                    counts.bytes += st.size as u64;
+                    if !hit {
+                        counts.misses += 1;
+                        counts.byte_misses += st.size as u64;
+                    }
+                }
+            }
+        };
+        if caches.len() > 1 {
+            caches.par_iter_mut().for_each(feed);
+        } else {
+            caches.iter_mut().for_each(feed);
+        }
+        progress(read);
+    }
+    summary.objects = ids.len() as u64;
+    let results = pairs
+        .iter()
+        .zip(&caches)
+        .map(|(&(p, size), (_, c))| SimResult {
+            policy: p.to_string(),
+            cache_size: size,
+            requests: c.requests,
+            misses: c.misses,
+            miss_ratio: ratio(c.misses, c.requests),
+            bytes_requested: c.bytes,
+            byte_misses: c.byte_misses,
+            byte_miss_ratio: ratio(c.byte_misses, c.bytes),
+        })
+        .collect();
+    Ok((results, summary))
+}
+
 /// `num / den`, 0 when `den` is 0.
 pub fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
@@ -237,6 +402,64 @@ mod tests {
         t.keys = vec![100, 101];
         t.sample_rate = 1.0;
         t
+    }
+
+    /// A skewed trace of RocksDB-like requests: index blocks among data
+    /// blocks, some background reads that must not insert, times rising.
+    fn mixed_requests(n: usize) -> Vec<Request> {
+        use crate::request::{BlockKind, Op, Tags};
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let id = (x % 5000).min(x % 211) * 977 + 3;
+                let background = x % 11 == 0;
+                Request {
+                    time: i as u64 * 3,
+                    id,
+                    size: 64 + (id % 4000) as u32,
+                    op: if x % 13 == 0 { Op::Put } else { Op::Get },
+                    tags: Tags {
+                        block: if id % 7 == 0 { BlockKind::Index } else { BlockKind::Data },
+                        no_insert: background,
+                        background,
+                        ..Tags::default()
+                    },
+                    ..Request::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streaming_equals_simulating_the_loaded_trace() {
+        let reqs = mixed_requests(60_000);
+        let policies =
+            PolicySpec::parse_list("lru,fifo,clock,arc,2q,s3fifo,sieve,lfu,rocksdb-lru:shard_bits=2").unwrap();
+        let sizes = [40_000, 400_000, 4_000_000];
+        for filter in [OpFilter::All, OpFilter::Reads] {
+            let mut reader = crate::trace::VecReader::new(reqs.clone());
+            let trace = DenseTrace::load(&mut reader, filter).unwrap();
+            for (unit, warmup, user_reads_only) in [
+                (Unit::Bytes, Warmup::None, false),
+                (Unit::Bytes, Warmup::Requests(7_000), true),
+                (Unit::Objects, Warmup::Time(50_000), false),
+            ] {
+                let opts = SimOptions { unit, warmup, user_reads_only };
+                let sizes: Vec<u64> = sizes.iter().map(|&s| if unit == Unit::Objects { s / 2000 } else { s }).collect();
+                let loaded = simulate_many(&trace, &policies, &sizes, opts, &|_| {});
+                let mut reader = crate::trace::VecReader::new(reqs.clone());
+                let (streamed, summary) =
+                    simulate_stream(&mut reader, filter, &policies, &sizes, opts, &mut |_| {}).unwrap();
+                assert_eq!(streamed, loaded, "{filter:?} {opts:?}");
+                assert_eq!(summary.requests, trace.len() as u64);
+                assert_eq!(summary.objects, trace.n_objects() as u64);
+                assert_eq!(summary.bytes, trace.bytes_requested());
+                assert!(loaded.iter().any(|r| r.misses > 0 && r.misses < r.requests));
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use cachesim::policy::PolicySpec;
-use cachesim::sim::{simulate_many, SimOptions, Unit};
+use cachesim::sim::{simulate_stream, SimOptions, Unit};
 use mrc::Mrc;
 
 use crate::cli::SimArgs;
@@ -18,16 +18,35 @@ pub fn run(a: SimArgs) -> Result<()> {
     for out in [&a.output.csv, &a.output.json, &a.output.plot] {
         input::prepare_output(out)?;
     }
-    let trace = input::load(&a.input)?;
-    input::check_warmup(&trace, warmup, &a.input)?;
-    let bar = progress::jobs((policies.len() * sizes.len()) as u64, "simulating");
-    let results =
-        simulate_many(&trace, &policies, &sizes, SimOptions { unit, warmup, user_reads_only: a.user_reads }, &|_| {
-            bar.inc(1)
-        });
+    // One pass over the file: only per-object state is held, so a user
+    // pays for reading the trace once and never for holding it (Belady,
+    // which needs the future, loads it).
+    let mut reader = input::reader(&a.input)?;
+    let bar = progress::reading("simulating");
+    let (results, read) = simulate_stream(
+        reader.as_mut(),
+        input::op_filter(&a.input),
+        &policies,
+        &sizes,
+        SimOptions { unit, warmup, user_reads_only: a.user_reads },
+        &mut |n| bar.set_position(n),
+    )?;
     bar.finish_and_clear();
-
-    println!("{} requests, {} objects, {} bytes requested", trace.len(), trace.n_objects(), trace.bytes_requested());
+    if read.requests == 0 {
+        bail!(
+            "{}: the trace holds no requests{}",
+            input::display(&a.input),
+            if a.input.ops == crate::cli::OpsArg::Reads { " that are reads" } else { "" }
+        );
+    }
+    if read.counted == 0 {
+        bail!(
+            "--warmup/--warmup-time: the warm-up covers all {} requests of {}; nothing would be counted",
+            read.requests,
+            input::display(&a.input)
+        );
+    }
+    println!("{} requests, {} objects, {} bytes requested", read.requests, read.objects, read.bytes);
     println!("{:<28} {:>12} {:>12} {:>10} {:>10}", "policy", "cache size", "misses", "miss ratio", "byte mr");
     for r in &results {
         println!(

@@ -138,6 +138,17 @@ impl Arc {
 }
 
 impl Cache for Arc {
+    fn grow(&mut self, n_objects: usize) {
+        if self.nodes.len() < n_objects {
+            self.nodes.resize(n_objects, Node::default());
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, obj: u32) {
+        crate::trace::ids::prefetch(self.nodes.as_ptr().wrapping_add(obj as usize));
+    }
+
     fn access(&mut self, a: &Access) -> bool {
         self.n_req += 1;
         let i = a.obj;

@@ -77,6 +77,14 @@ pub trait Cache: Send {
     /// Capacity in the same unit.
     fn capacity(&self) -> u64;
 
+    /// Makes room for objects `0..n_objects`: a streamed trace numbers its
+    /// objects as it meets them, so the count grows after the cache is built.
+    fn grow(&mut self, n_objects: usize);
+
+    /// A hint that `obj` is accessed soon: bring its state into the CPU's
+    /// cache (the simulator calls it a few requests ahead).
+    fn prefetch(&self, _obj: u32) {}
+
     /// What the simulator must fill into each [`Access`].
     fn needs(&self) -> Needs {
         Needs::default()

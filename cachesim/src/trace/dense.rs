@@ -28,7 +28,8 @@ pub enum OpFilter {
 }
 
 impl OpFilter {
-    fn keeps(self, op: Op) -> bool {
+    /// Whether a request of `op` counts.
+    pub fn keeps(self, op: Op) -> bool {
         match self {
             OpFilter::All => true,
             OpFilter::Reads => matches!(op, Op::Get | Op::Seek | Op::Next),

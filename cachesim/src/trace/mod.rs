@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod dense;
+pub mod ids;
 pub mod memscale;
 pub mod merge;
 pub mod oracle;
