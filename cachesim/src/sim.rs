@@ -270,7 +270,7 @@ pub fn simulate_stream(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Vec<SimResult>, StreamSummary), TraceError> {
     if !streams(policies) {
-        let trace = DenseTrace::load_with(reader, filter, |_| true, |n| progress(n))?;
+        let trace = DenseTrace::load_with(reader, filter, |_| true, &mut *progress)?;
         let start = opts.warmup.start_index(&trace) as u64;
         let summary = StreamSummary {
             requests: trace.len() as u64,
@@ -415,14 +415,14 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let id = (x % 5000).min(x % 211) * 977 + 3;
-                let background = x % 11 == 0;
+                let background = x.is_multiple_of(11);
                 Request {
                     time: i as u64 * 3,
                     id,
                     size: 64 + (id % 4000) as u32,
-                    op: if x % 13 == 0 { Op::Put } else { Op::Get },
+                    op: if x.is_multiple_of(13) { Op::Put } else { Op::Get },
                     tags: Tags {
-                        block: if id % 7 == 0 { BlockKind::Index } else { BlockKind::Data },
+                        block: if id.is_multiple_of(7) { BlockKind::Index } else { BlockKind::Data },
                         no_insert: background,
                         background,
                         ..Tags::default()
