@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod file;
 pub mod hash;
 pub mod policy;
 pub mod request;

@@ -1,6 +1,5 @@
 //! The [`Mrc`] type: miss ratios at cache sizes, with CSV and JSON output.
 
-use std::io::Write;
 use std::path::Path;
 
 use cachesim::sim::{SimResult, Unit};
@@ -102,19 +101,8 @@ impl Mrc {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it, so a
-/// reader never sees half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MrcError> {
-    let err = |e: std::io::Error| MrcError::Output { path: path.to_path_buf(), reason: e.to_string() };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
+/// [`cachesim::file::write_atomically`], its error naming `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), MrcError> {
+    cachesim::file::write_atomically(path, bytes)
+        .map_err(|e| MrcError::Output { path: path.to_path_buf(), reason: e.to_string() })
 }

@@ -13,10 +13,10 @@ use cachesim::trace::dense::{DenseTrace, NEVER};
 
 use crate::curve::Mrc;
 use crate::fenwick::Fenwick;
-use crate::profile::LruProfile;
 use crate::stack::Distance;
+use crate::tally::DistanceTally;
 
-/// Runs the stack algorithm over `trace`; the profile answers exactly at
+/// Runs the stack algorithm over `trace`; the tally answers exactly at
 /// `probes` (sizes in `unit`) and approximately everywhere else. A trace
 /// recorded with spatial sampling at rate r has its distances scaled by 1/r.
 ///
@@ -25,8 +25,8 @@ use crate::stack::Distance;
 /// main loop needs no per-object lookups and no renumbering
 /// ([`crate::stack::StackDistance`] is the streaming variant). Only the
 /// distance of `unit` is computed: [`Distance::objects`] is 0 in a byte
-/// profile and [`Distance::bytes`] 0 in an object one.
-pub fn exact_profile(trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: Warmup) -> LruProfile {
+/// tally and [`Distance::bytes`] 0 in an object one.
+pub fn exact_tally(trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: Warmup) -> DistanceTally {
     match unit {
         Unit::Objects => run(ObjectMarkers::new(trace.len()), trace, unit, probes, warmup),
         Unit::Bytes => run(ByteMarkers::new(trace.len()), trace, unit, probes, warmup),
@@ -35,7 +35,7 @@ pub fn exact_profile(trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: War
 
 /// The exact LRU MRC at `sizes`.
 pub fn exact_mrc(trace: &DenseTrace, unit: Unit, sizes: &[u64], warmup: Warmup) -> Mrc {
-    exact_profile(trace, unit, sizes, warmup).mrc("exact")
+    exact_tally(trace, unit, sizes, warmup).mrc("exact")
 }
 
 /// Live markers over request positions: the most recent access of every
@@ -57,8 +57,8 @@ trait Markers {
     fn put(&mut self, pos: usize, size: u32);
 }
 
-fn run<M: Markers>(mut markers: M, trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: Warmup) -> LruProfile {
-    let mut profile = LruProfile::new(unit, probes);
+fn run<M: Markers>(mut markers: M, trace: &DenseTrace, unit: Unit, probes: &[u64], warmup: Warmup) -> DistanceTally {
+    let mut tally = DistanceTally::new(unit, probes);
     let start = warmup.start_index(trace);
     let inv_rate = 1.0 / trace.sample_rate.clamp(f64::MIN_POSITIVE, 1.0);
     let prev = trace.prev_access();
@@ -74,10 +74,10 @@ fn run<M: Markers>(mut markers: M, trace: &DenseTrace, unit: Unit, probes: &[u64
         let d = (p != NEVER).then(|| markers.take(p as usize, size));
         markers.put(i, size);
         if i >= start {
-            profile.record(d, size, inv_rate, inv_rate);
+            tally.record(d, size, inv_rate, inv_rate);
         }
     }
-    profile
+    tally
 }
 
 #[inline]

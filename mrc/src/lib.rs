@@ -33,9 +33,9 @@ pub mod fenwick;
 pub mod histogram;
 pub mod minisim;
 pub mod plot;
-pub mod profile;
 pub mod shards;
 pub mod stack;
+pub mod tally;
 
 pub use curve::{Mrc, MrcPoint};
 pub use error::MrcError;

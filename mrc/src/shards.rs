@@ -24,8 +24,8 @@ use rustc_hash::FxHashMap;
 
 use crate::curve::Mrc;
 use crate::error::MrcError;
-use crate::profile::LruProfile;
 use crate::stack::StackDistance;
+use crate::tally::DistanceTally;
 use cachesim::sampling::{sample_hash, threshold, MODULUS};
 
 /// SHARDS parameters.
@@ -63,7 +63,7 @@ pub fn shards_mrc(
         t: threshold(cfg.rate.min(trace_rate))?,
         max_samples: cfg.max_samples,
         stack: StackDistance::new(cfg.max_samples.unwrap_or(1 << 16)),
-        profile: LruProfile::new(unit, sizes),
+        tally: DistanceTally::new(unit, sizes),
         ids: FxHashMap::default(),
         free: Vec::new(),
         next_dense: 0,
@@ -125,9 +125,9 @@ pub fn shards_mrc(
     let label = if cfg.max_samples.is_some() { "shards-fixed-size" } else { "shards" };
     if cfg.adjust && state.sampled > 0 {
         // The full trace had counted_seen / trace_rate requests.
-        state.profile.adjust_to_totals(counted_seen as f64 / trace_rate, counted_bytes as f64 / trace_rate);
+        state.tally.adjust_to_totals(counted_seen as f64 / trace_rate, counted_bytes as f64 / trace_rate);
     }
-    Ok(state.profile.mrc(label))
+    Ok(state.tally.mrc(label))
 }
 
 /// The state of one SHARDS pass.
@@ -135,7 +135,7 @@ struct Shards {
     t: u64,
     max_samples: Option<usize>,
     stack: StackDistance,
-    profile: LruProfile,
+    tally: DistanceTally,
     ids: FxHashMap<u64, u32>,
     free: Vec<u32>,
     next_dense: u32,
@@ -166,7 +166,7 @@ impl Shards {
         if counted {
             // Each sampled request stands for 1/R requests of the full trace.
             let inv_rate = MODULUS as f64 / self.t as f64;
-            self.profile.record(d, req.size, inv_rate, inv_rate);
+            self.tally.record(d, req.size, inv_rate, inv_rate);
             self.sampled += 1;
         }
         if let Some(max) = self.max_samples {

@@ -225,7 +225,7 @@ pub fn run(c: CompareArgs) -> Result<()> {
         &c.out.join("summary.json"),
     )?;
     let html = report(&c, &rows, &oracle_runs);
-    mrc::curve::write_atomically(&c.out.join("report.html"), html.as_bytes())?;
+    crate::output::write_file(&c.out.join("report.html"), html.as_bytes())?;
     print(&rows);
     println!("report: {}", c.out.join("report.html").display());
     Ok(())
@@ -333,22 +333,22 @@ fn oracle(c: &CompareArgs, grid_p: &[u32], grid_c: &[u64], seconds: f64) -> Resu
 }
 
 fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["policy", "rescales", "converge_s", "core_s", "gib_s", "cost", "violation_s", "final"])?;
-    for r in rows {
-        w.write_record([
-            r.policy.clone(),
-            format!("{:.1}", r.rescales),
-            r.converge_s.map_or(String::new(), |v| format!("{v:.1}")),
-            format!("{:.1}", r.core_s),
-            format!("{:.3}", r.gib_s),
-            format!("{:.6}", r.cost),
-            format!("{:.1}", r.violation_s),
-            r.final_config.clone(),
-        ])?;
-    }
-    mrc::curve::write_atomically(path, &w.into_inner().context("buffering CSV")?)?;
-    Ok(())
+    crate::output::write_csv(path, |w| {
+        w.write_record(["policy", "rescales", "converge_s", "core_s", "gib_s", "cost", "violation_s", "final"])?;
+        for r in rows {
+            w.write_record([
+                r.policy.clone(),
+                format!("{:.1}", r.rescales),
+                r.converge_s.map_or(String::new(), |v| format!("{v:.1}")),
+                format!("{:.1}", r.core_s),
+                format!("{:.3}", r.gib_s),
+                format!("{:.6}", r.cost),
+                format!("{:.1}", r.violation_s),
+                r.final_config.clone(),
+            ])?;
+        }
+        Ok(())
+    })
 }
 
 fn print(rows: &[Row]) {

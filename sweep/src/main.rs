@@ -3,13 +3,13 @@
 
 mod autoscale;
 mod bench;
+mod cache_model;
 mod cli;
 mod compare_cmd;
 mod input;
 mod job;
 mod mrc_cmd;
 mod output;
-mod profile;
 mod profile_cmd;
 mod progress;
 mod report;

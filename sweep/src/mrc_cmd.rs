@@ -5,7 +5,7 @@ use cachesim::policy::PolicySpec;
 use cachesim::sim::Unit;
 use cachesim::trace::dense::DenseTrace;
 use mrc::aet::aet_mrc;
-use mrc::exact::{exact_mrc, exact_profile};
+use mrc::exact::{exact_mrc, exact_tally};
 use mrc::minisim::{minisim_mrc, sample_trace};
 use mrc::shards::{shards_mrc, ShardsConfig};
 use mrc::Mrc;
@@ -60,7 +60,7 @@ pub fn run(a: MrcArgs) -> Result<()> {
     }
     print_table(&curves, unit);
     if a.full {
-        let full = exact_profile(dense_ref(&dense), unit, &[], warmup).full_curve("exact-full");
+        let full = exact_tally(dense_ref(&dense), unit, &[], warmup).full_curve("exact-full");
         println!("\nfull exact curve ({} steps):", full.points.len());
         for p in &full.points {
             println!("{:>14} {:.6} {:.6}", size_label(p.cache_size, unit), p.miss_ratio, p.byte_miss_ratio);

@@ -9,10 +9,10 @@ use engine::runtime::snapshot::JobSnapshot;
 use engine::runtime::Backend;
 use serde::Serialize;
 
+use crate::cache_model::{analyze, Calibration, Mark, OperatorModel, Profile, Traces, MODEL};
 use crate::cli::ProfileArgs;
 use crate::job::JobSetup;
 use crate::output::write_json;
-use crate::profile::{analyze, Calibration, Mark, OperatorModel, Profile, Traces, MODEL};
 use crate::report::{escape, line_chart, page, size_chart, table, Series};
 
 /// profile.json.
@@ -102,44 +102,44 @@ pub fn run(a: ProfileArgs) -> Result<()> {
     write_json(&file, &a.out.join("profile.json"))?;
     write_csv(models, &a.out.join("profile.csv"))?;
     let html = report(query, &profiled, target);
-    mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
+    crate::output::write_file(&a.out.join("report.html"), html.as_bytes())?;
     print(query, snapshot, models, target);
     println!("report: {}", a.out.join("report.html").display());
     Ok(())
 }
 
 fn write_csv(models: &[OperatorModel], path: &Path) -> Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "operator",
-        "cache_size",
-        "model_hit_ratio",
-        "lru_hit_ratio",
-        "lru_byte_hit_ratio",
-        "data_lru_hit_ratio",
-        "data_lru_byte_hit_ratio",
-        "predicted_throughput",
-        "oversized_share",
-        "near_shard_share",
-    ])?;
-    for m in models {
-        for p in &m.points {
-            w.write_record([
-                m.name.clone(),
-                p.cache_size.to_string(),
-                format!("{:.6}", p.model_hit_ratio),
-                format!("{:.6}", p.lru_hit_ratio),
-                format!("{:.6}", p.lru_byte_hit_ratio),
-                format!("{:.6}", p.data_lru_hit_ratio),
-                format!("{:.6}", p.data_lru_byte_hit_ratio),
-                format!("{:.1}", p.predicted_throughput),
-                format!("{:.6}", p.oversized_share),
-                format!("{:.6}", p.near_shard_share),
-            ])?;
+    crate::output::write_csv(path, |w| {
+        w.write_record([
+            "operator",
+            "cache_size",
+            "model_hit_ratio",
+            "lru_hit_ratio",
+            "lru_byte_hit_ratio",
+            "data_lru_hit_ratio",
+            "data_lru_byte_hit_ratio",
+            "predicted_throughput",
+            "oversized_share",
+            "near_shard_share",
+        ])?;
+        for m in models {
+            for p in &m.points {
+                w.write_record([
+                    m.name.clone(),
+                    p.cache_size.to_string(),
+                    format!("{:.6}", p.model_hit_ratio),
+                    format!("{:.6}", p.lru_hit_ratio),
+                    format!("{:.6}", p.lru_byte_hit_ratio),
+                    format!("{:.6}", p.data_lru_hit_ratio),
+                    format!("{:.6}", p.data_lru_byte_hit_ratio),
+                    format!("{:.1}", p.predicted_throughput),
+                    format!("{:.6}", p.oversized_share),
+                    format!("{:.6}", p.near_shard_share),
+                ])?;
+            }
         }
-    }
-    mrc::curve::write_atomically(path, &w.into_inner().context("buffering CSV")?)?;
-    Ok(())
+        Ok(())
+    })
 }
 
 fn opt_size(s: Option<u64>) -> String {

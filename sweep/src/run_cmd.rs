@@ -257,12 +257,12 @@ fn print_summary(query: &str, s: &JobSnapshot) {
 
 /// The result rows as CSV, columns in the order of the query's SELECT.
 fn write_results(path: &Path, columns: &[&str], rows: &[Vec<engine::row::Value>]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(columns)?;
-    for r in rows {
-        w.write_record(r.iter().map(|v| v.to_string()))?;
-    }
-    let bytes = w.into_inner().context("buffering results")?;
-    mrc::curve::write_atomically(path, &bytes).with_context(|| format!("--results {}", path.display()))?;
-    Ok(())
+    crate::output::write_csv(path, |w| {
+        w.write_record(columns)?;
+        for r in rows {
+            w.write_record(r.iter().map(|v| v.to_string()))?;
+        }
+        Ok(())
+    })
+    .context("--results")
 }

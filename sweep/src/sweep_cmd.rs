@@ -14,9 +14,9 @@ use engine::runtime::snapshot::JobSnapshot;
 use engine::runtime::Backend;
 use serde::{Deserialize, Serialize};
 
+use crate::cache_model::{predict_throughput, recorded_user_hits, Profile};
 use crate::cli::SweepArgs;
 use crate::output::write_json;
-use crate::profile::{predict_throughput, recorded_user_hits, Profile};
 use crate::profile_cmd::profile;
 use crate::report::{escape, page, size_chart, table, Series};
 
@@ -129,15 +129,6 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
     let mut r = csv::Reader::from_path(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let rows: Result<Vec<Row>, _> = r.deserialize().collect();
     rows.with_context(|| format!("{}: not a sweep result (remove it to start over)", path.display()))
-}
-
-fn write_rows(rows: &[Row], path: &Path) -> Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    mrc::curve::write_atomically(path, &w.into_inner().context("buffering CSV")?)?;
-    Ok(())
 }
 
 /// The sizes a sweep runs at, without `--sizes` or `--cache`.
@@ -289,13 +280,13 @@ pub fn run(mut a: SweepArgs) -> Result<()> {
             disk_read_bytes: disk,
         });
         rows.sort_by_key(|r| (r.write_buffer_size, r.cache_size, r.repeat));
-        write_rows(&rows, &csv_path)?;
+        crate::output::write_rows(&rows, &csv_path)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
     write_json(&rows, &a.out.join("sweep.json"))?;
     let html = report(&query, &profiled, &rows);
-    mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
+    crate::output::write_file(&a.out.join("report.html"), html.as_bytes())?;
     print(&rows);
     for warning in profiled.profile.operators.iter().filter_map(|m| m.shard_warning()) {
         println!("note: {warning}");

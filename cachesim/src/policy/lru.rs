@@ -39,16 +39,7 @@ impl<const PROMOTE: bool> Queue<PROMOTE> {
 }
 
 impl<const PROMOTE: bool> Cache for Queue<PROMOTE> {
-    fn grow(&mut self, n_objects: usize) {
-        if self.nodes.len() < n_objects {
-            self.nodes.resize(n_objects, Node::default());
-        }
-    }
-
-    #[inline]
-    fn prefetch(&self, obj: u32) {
-        crate::trace::ids::prefetch(self.nodes.as_ptr().wrapping_add(obj as usize));
-    }
+    per_object_nodes!();
 
     #[inline]
     fn access(&mut self, a: &Access) -> bool {

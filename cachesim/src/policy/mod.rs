@@ -8,7 +8,26 @@
 //! keeps the cached size, as libCacheSim does.
 //!
 //! Per-object state lives in arrays indexed by the dense object id of a
-//! [`crate::trace::dense::DenseTrace`], so a request costs no hash lookup.
+//! [`crate::trace::dense::DenseTrace`] (or of a streamed trace, numbered as
+//! its objects appear), so a request costs no hash lookup.
+
+/// [`Cache::grow`] and [`Cache::prefetch`] for a policy whose per-object
+/// state is one array `self.nodes` indexed by dense object id (all of
+/// them): the array grows with default (absent) nodes.
+macro_rules! per_object_nodes {
+    () => {
+        fn grow(&mut self, n_objects: usize) {
+            if self.nodes.len() < n_objects {
+                self.nodes.resize(n_objects, Default::default());
+            }
+        }
+
+        #[inline]
+        fn prefetch(&self, obj: u32) {
+            crate::trace::ids::prefetch(self.nodes.as_ptr().wrapping_add(obj as usize));
+        }
+    };
+}
 
 pub mod arc;
 pub mod belady;

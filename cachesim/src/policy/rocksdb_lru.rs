@@ -247,16 +247,7 @@ impl RocksDbLru {
 }
 
 impl Cache for RocksDbLru {
-    fn grow(&mut self, n_objects: usize) {
-        if self.nodes.len() < n_objects {
-            self.nodes.resize(n_objects, Node::default());
-        }
-    }
-
-    #[inline]
-    fn prefetch(&self, obj: u32) {
-        crate::trace::ids::prefetch(self.nodes.as_ptr().wrapping_add(obj as usize));
-    }
+    per_object_nodes!();
 
     fn access(&mut self, a: &Access) -> bool {
         let i = a.obj;

@@ -241,7 +241,7 @@ pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
     write_json(&summary, &a.out.join("summary.json"))?;
     write_json(&outcome.reports, &a.out.join("changes.json"))?;
     let html = report::render(a, &outcome);
-    mrc::curve::write_atomically(&a.out.join("report.html"), html.as_bytes())?;
+    crate::output::write_file(&a.out.join("report.html"), html.as_bytes())?;
     Ok((outcome, summary))
 }
 

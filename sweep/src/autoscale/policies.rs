@@ -12,9 +12,9 @@ use autoscaler::policy::mrc::{MrcParams, MrcPolicy, ProfiledCurve};
 use autoscaler::Policy;
 use cachesim::size::{format_size, parse_size};
 
+use crate::cache_model::Profile;
 use crate::cli::{AutoscaleArgs, JustinDefaultsArg, PolicyArg};
 use crate::job::{parse_duration, JobSetup};
-use crate::profile::Profile;
 
 /// The policy `a` asks for.
 pub fn build(a: &AutoscaleArgs, setup: &JobSetup) -> Result<Box<dyn Policy>> {
@@ -119,7 +119,7 @@ pub fn curves(profile: &Profile) -> Result<HashMap<String, ProfiledCurve>> {
         .operators
         .iter()
         .map(|m| {
-            let curve = crate::profile::hit_curve(&m.points)
+            let curve = crate::cache_model::hit_curve(&m.points)
                 .ok_or_else(|| anyhow!("the profile's curve of `{}` has no point", m.name))?;
             let state_bytes = profile.run.operators.iter().find(|o| o.name == m.name).map_or(0, |o| o.state_bytes);
             Ok((m.name.clone(), ProfiledCurve { curve, state_bytes }))

@@ -2,7 +2,7 @@
 //! sizes, and as a histogram for the whole curve.
 //!
 //! Requests carry a weight (1 for a full trace, 1/R for a request sampled
-//! at rate R), so exact profiles and SHARDS share this code.
+//! at rate R), so the exact stack algorithm and SHARDS share this tally.
 
 use cachesim::sim::Unit;
 
@@ -11,7 +11,7 @@ use crate::histogram::{bucket_high, bucket_of, DistanceHistogram};
 use crate::stack::Distance;
 
 /// Hits and requests seen so far, by stack distance.
-pub struct LruProfile {
+pub struct DistanceTally {
     unit: Unit,
     probes: Vec<u64>,
     /// Hits (and hit bytes) whose distance first fits probe `k`.
@@ -25,9 +25,9 @@ pub struct LruProfile {
     bytes: f64,
 }
 
-impl LruProfile {
+impl DistanceTally {
     /// A profile that counts exactly at `probes` (sorted sizes in `unit`).
-    pub fn new(unit: Unit, probes: &[u64]) -> LruProfile {
+    pub fn new(unit: Unit, probes: &[u64]) -> DistanceTally {
         debug_assert!(probes.is_sorted(), "probe sizes must be sorted");
         let buckets = probes.last().map_or(0, |&p| bucket_of(p) + 1);
         let probe_index = (0..buckets)
@@ -38,7 +38,7 @@ impl LruProfile {
                 (lo as u32, hi as u32)
             })
             .collect();
-        LruProfile {
+        DistanceTally {
             unit,
             probe_index,
             probes: probes.to_vec(),
