@@ -408,12 +408,11 @@ mod tests {
     /// blocks, some background reads that must not insert, times rising.
     fn mixed_requests(n: usize) -> Vec<Request> {
         use crate::request::{BlockKind, Op, Tags};
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
         (0..n)
             .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x: u64 = rng.gen();
                 let id = (x % 5000).min(x % 211) * 977 + 3;
                 let background = x.is_multiple_of(11);
                 Request {

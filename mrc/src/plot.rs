@@ -9,7 +9,9 @@ use plotters::prelude::*;
 use crate::curve::Mrc;
 use crate::error::MrcError;
 
-const COLORS: [RGBColor; 8] = [
+/// The palette of every memscale chart (matplotlib's tab10, colour-blind
+/// friendly in this order).
+pub const COLORS: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),

@@ -11,8 +11,7 @@ use cachesim::trace::synthetic::{Popularity, SyntheticSpec, SyntheticTrace};
 use mrc::exact::exact_mrc;
 
 fn cloudphysics() -> DenseTrace {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
-    assert!(path.exists(), "{} is missing: the golden tests need ../shared/data", path.display());
+    let path = cachesim::trace::golden_trace_path();
     DenseTrace::load(&mut OracleReader::open(&path).unwrap(), OpFilter::All).unwrap()
 }
 

@@ -3,14 +3,7 @@
 use plotters::coord::ranged1d::Ranged;
 use plotters::prelude::*;
 
-const COLORS: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(127, 127, 127),
-];
+use mrc::plot::COLORS;
 
 /// A named line of (x, y) points.
 pub struct Series {

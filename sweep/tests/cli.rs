@@ -7,9 +7,7 @@ mod common;
 use common::{fails_with, memscale};
 
 fn cloudphysics() -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
-    assert!(p.exists(), "{} is missing", p.display());
-    p.display().to_string()
+    cachesim::trace::golden_trace_path().display().to_string()
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub mod stats;
 pub mod synthetic;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::error::{ConfigError, TraceError};
@@ -276,4 +276,18 @@ impl TraceReader for VecReader {
     fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The CloudPhysics trace the golden tests of every crate read
+/// (`../shared/data/cloudPhysicsIO.oracleGeneral.bin` beside the project
+/// root); panics with where it should be when it is missing. For tests.
+#[doc(hidden)]
+pub fn golden_trace_path() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
+    assert!(
+        path.exists(),
+        "{} is missing: the golden tests need ../shared/data beside the project root",
+        path.display()
+    );
+    path
 }

@@ -15,11 +15,5 @@ pub fn cloudphysics() -> DenseTrace {
 /// Where the CloudPhysics trace lives; fails clearly when it is missing.
 #[allow(dead_code)]
 pub fn cloudphysics_path() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cloudPhysicsIO.oracleGeneral.bin");
-    assert!(
-        path.exists(),
-        "{} is missing: the golden tests need ../shared/data beside the project root",
-        path.display()
-    );
-    path
+    cachesim::trace::golden_trace_path()
 }

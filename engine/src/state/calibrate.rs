@@ -96,12 +96,7 @@ fn timed_block_reads(
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut value = [0u8; 100];
     for i in 0..READ_KEYS {
-        for chunk in value.chunks_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-        }
+        fill_noise(&mut value, &mut x);
         store.put(state, 0, &(2 * i).to_be_bytes(), &value)?;
     }
     store.flush()?;
@@ -192,6 +187,18 @@ fn measure(dir: &Path, partitioned: bool) -> Result<f64, StateError> {
         });
     }
     Ok(((sst_us - mem_us) / hits as f64).max(0.0))
+}
+
+/// Fills `bytes` with xorshift noise from `state` (not 0): values that do
+/// not compress, as most encoded state does not, so a block on disk is as
+/// large as in memory.
+pub fn fill_noise(bytes: &mut [u8], state: &mut u64) {
+    for chunk in bytes.chunks_mut(8) {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
 }
 
 #[cfg(test)]

@@ -4,15 +4,10 @@
 
 use engine::row::Value;
 
-/// Fills `value` with xorshift noise from `state`: incompressible, so a block
-/// on disk is as large as in memory.
+/// Fills `value` with incompressible noise from `state`: a block on disk
+/// is as large as in memory.
 pub fn fill_random(value: &mut [u8], state: &mut u64) {
-    for b in value.iter_mut() {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        *b = *state as u8;
-    }
+    engine::state::calibrate::fill_noise(value, state);
 }
 
 /// q12's windows follow the wall clock; its per-bidder totals do not.
