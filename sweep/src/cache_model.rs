@@ -4,6 +4,7 @@
 //! LRUCache model at every size, beside plain LRU curves and the key-level
 //! curve; measured hit ratio and miss cost; a throughput prediction.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -12,7 +13,7 @@ use cachesim::policy::PolicySpec;
 use cachesim::request::BlockKind;
 use cachesim::sim::{simulate_many, simulate_marked, Counts, SimOptions, SimResult, Unit, Warmup};
 use cachesim::size::format_size;
-use cachesim::trace::dense::{DenseTrace, OpFilter, FLAG_BACKGROUND};
+use cachesim::trace::dense::{DenseTrace, DenseTraceBuilder, FLAG_BACKGROUND};
 use cachesim::trace::merge::MergedReader;
 use cachesim::trace::rocksdb::RocksDbReader;
 use cachesim::trace::TraceReader;
@@ -163,21 +164,33 @@ pub struct OperatorModel {
 
 /// Reads every block trace of `op` (files `<op>.<subtask>.trace` in `dir`)
 /// as one time-ordered trace.
-fn block_trace(dir: &Path, op: &OperatorSnapshot, data_only: bool) -> Result<(DenseTrace, Recorded)> {
+/// An operator's subtasks' block traces merged in time order, as its one
+/// shared cache saw them.
+fn block_reader(dir: &Path, op: &OperatorSnapshot) -> Result<MergedReader> {
     let mut inputs: Vec<Box<dyn TraceReader>> = Vec::new();
     for k in 0..op.parallelism {
         let p = dir.join(format!("{}.{k}.trace", op.name));
         let r = RocksDbReader::open(&p).with_context(|| format!("block trace of `{}`", op.name))?;
         inputs.push(Box::new(r));
     }
-    let mut merged = MergedReader::new(inputs);
+    Ok(MergedReader::new(inputs))
+}
+
+/// An operator's block trace read once: every lookup, the data-block lookups of user reads alone,
+/// and what RocksDB recorded of its hits.
+fn block_trace(dir: &Path, op: &OperatorSnapshot) -> Result<(DenseTrace, DenseTrace, Recorded)> {
+    let mut merged = block_reader(dir, op)?;
+    let (mut all, mut data) = (DenseTraceBuilder::new(&merged), DenseTraceBuilder::new(&merged));
     let mut rec = Recorded::default();
-    let keep = |q: &cachesim::request::Request| {
+    cachesim::trace::for_each_request(&mut merged, |q| {
         rec.add(q);
-        !data_only || (q.tags.block == BlockKind::Data && !q.tags.background)
-    };
-    let trace = DenseTrace::load_with(&mut merged, OpFilter::All, keep, |_| {})?;
-    Ok((trace, rec))
+        all.push(q)?;
+        if q.tags.block == BlockKind::Data && !q.tags.background {
+            data.push(q)?;
+        }
+        Ok(())
+    })?;
+    Ok((all.finish(), data.finish(), rec))
 }
 
 /// What RocksDB recorded in a block trace of its own hits and misses.
@@ -218,19 +231,24 @@ impl Recorded {
 pub fn recorded_user_hits(dir: &Path, snapshot: &JobSnapshot) -> Result<Recorded> {
     let mut all = Recorded::default();
     for op in snapshot.operators.iter().filter(|o| o.stateful && o.cache_capacity.is_some()) {
-        let (_, r) = block_trace(dir, op, true)?;
-        all.user_lookups += r.user_lookups;
-        all.user_hits += r.user_hits;
-        all.filling_misses += r.filling_misses;
-        all.filling_miss_bytes += r.filling_miss_bytes;
+        cachesim::trace::for_each_request(&mut block_reader(dir, op)?, |q| {
+            all.add(q);
+            Ok(())
+        })?;
     }
     Ok(all)
 }
 
-/// The key-level trace of operator number `stage`.
-fn key_trace(path: &Path, stage: usize) -> Result<DenseTrace> {
+/// The key trace split by operator (the stage index each access is tagged
+/// with), in one pass.
+fn key_traces(path: &Path) -> Result<HashMap<u32, DenseTrace>> {
     let mut r = cachesim::trace::open(path, &Default::default())?;
-    Ok(DenseTrace::load_with(r.as_mut(), OpFilter::All, |q| q.tags.stream == stage as u32, |_| {})?)
+    let (source, rate) = (r.path().to_path_buf(), r.sample_rate());
+    let mut by_stage: HashMap<u32, DenseTraceBuilder> = HashMap::new();
+    cachesim::trace::for_each_request(r.as_mut(), |q| {
+        by_stage.entry(q.tags.stream).or_insert_with(|| DenseTraceBuilder::from_source(&source, rate)).push(q)
+    })?;
+    Ok(by_stage.into_iter().map(|(stage, b)| (stage, b.finish())).collect())
 }
 
 /// Where a job's traces are.
@@ -333,17 +351,17 @@ pub fn analyze(
     let PolicySpec::RocksDbLru(shards) = &model else { bail!("the model `{MODEL}` is not RocksDB's LRUCache") };
     let lru = PolicySpec::parse("lru")?;
     let (phases, bounds) = phases(marks);
+    let key_traces = traces.keys.as_deref().map(key_traces).transpose()?.unwrap_or_default();
     let mut out = Vec::new();
     for (stage, op) in snapshot.operators.iter().enumerate() {
         if !op.stateful {
             continue;
         }
         let Some(cache_size) = op.cache_capacity else { bail!("operator `{}` has no block cache", op.name) };
-        let (trace, recorded) = block_trace(&traces.blocks, op, false)?;
+        // Data blocks alone give the curve of the state itself, without
+        // the index and filter blocks that share the cache.
+        let (trace, data, recorded) = block_trace(&traces.blocks, op)?;
         let charges = user_lookup_charges(&trace, shards);
-        // Data blocks alone: the curve of the state itself, without the
-        // index and filter blocks that share the cache.
-        let (data, _) = block_trace(&traces.blocks, op, true)?;
         let data_mrc = mrc::exact::exact_mrc(&data, Unit::Bytes, sizes, Warmup::None);
         let mut all_sizes: Vec<u64> = sizes.iter().copied().chain([cache_size]).collect();
         all_sizes.sort_unstable();
@@ -430,9 +448,8 @@ pub fn analyze(
                 }
             })
             .collect();
-        let key_points = match &traces.keys {
-            Some(path) => {
-                let kt = key_trace(path, stage)?;
+        let key_points = match key_traces.get(&(stage as u32)) {
+            Some(kt) => {
                 if kt.is_empty() {
                     Vec::new()
                 } else {

@@ -4,7 +4,7 @@
 //! hash lookup per request), and every policy and cache size of a run shares
 //! one loaded copy. Loading costs one hash lookup per request, paid once.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
@@ -43,6 +43,37 @@ pub const FLAG_HIGH_PRIORITY: u8 = 1;
 pub const FLAG_NO_INSERT: u8 = 2;
 /// The traced system's own lookup ([`crate::request::Tags::background`]).
 pub const FLAG_BACKGROUND: u8 = 4;
+
+/// Builds a [`DenseTrace`] request by request: several traces from one
+/// pass over a reader (a split by operator, or by block kind).
+pub struct DenseTraceBuilder {
+    trace: DenseTrace,
+    map: FxHashMap<u64, u32>,
+}
+
+impl DenseTraceBuilder {
+    /// An empty trace of requests read from `reader` (its path and sample
+    /// rate).
+    pub fn new(reader: &dyn TraceReader) -> DenseTraceBuilder {
+        DenseTraceBuilder::from_source(reader.path(), reader.sample_rate())
+    }
+
+    /// An empty trace of requests from `source`, sampled at `sample_rate`.
+    pub fn from_source(source: &Path, sample_rate: f64) -> DenseTraceBuilder {
+        let trace = DenseTrace { sample_rate, source: source.to_path_buf(), ..Default::default() };
+        DenseTraceBuilder { trace, map: FxHashMap::default() }
+    }
+
+    /// Appends a request; fails when the trace would outgrow 32-bit ids.
+    pub fn push(&mut self, req: &Request) -> Result<(), TraceError> {
+        self.trace.push(&mut self.map, req)
+    }
+
+    /// The trace.
+    pub fn finish(self) -> DenseTrace {
+        self.trace
+    }
+}
 
 /// A trace in memory, columns per request, ids renumbered `0..n_objects`.
 #[derive(Debug, Default)]
@@ -84,9 +115,7 @@ impl DenseTrace {
         mut keep: impl FnMut(&Request) -> bool,
         mut progress: impl FnMut(u64),
     ) -> Result<DenseTrace, TraceError> {
-        let mut t =
-            DenseTrace { sample_rate: reader.sample_rate(), source: reader.path().to_path_buf(), ..Default::default() };
-        let mut map: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut t = DenseTraceBuilder::new(reader);
         let mut seen: u64 = 0;
         super::for_each_request(reader, |req| {
             seen += 1;
@@ -94,12 +123,12 @@ impl DenseTrace {
                 progress(seen);
             }
             if filter.keeps(req.op) && keep(req) {
-                t.push(&mut map, req)?;
+                t.push(req)?;
             }
             Ok(())
         })?;
         progress(seen);
-        Ok(t)
+        Ok(t.finish())
     }
 
     /// Reads only the requests of objects sampled at `threshold`
