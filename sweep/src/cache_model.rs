@@ -455,7 +455,7 @@ pub fn analyze(
                 } else {
                     let ws = kt.working_set_bytes().max(1);
                     let ksizes: Vec<u64> = (1..=32).map(|i| ws * i / 32).collect();
-                    let mrc = mrc::exact::exact_mrc(&kt, Unit::Bytes, &ksizes, Warmup::None);
+                    let mrc = mrc::exact::exact_mrc(kt, Unit::Bytes, &ksizes, Warmup::None);
                     mrc.points.iter().map(|p| (p.cache_size, 1.0 - p.miss_ratio)).collect()
                 }
             }
