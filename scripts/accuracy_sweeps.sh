@@ -20,6 +20,11 @@
 # small ones, thrashing, fall behind in the second half of the run (q18)
 # or not at all (q20): the test of the throughput prediction.
 #
+# It fails (exit 1) when a sweep's hit ratio misses by more than
+# HIT_BOUND (0.03) or a configuration's mean throughput by more than
+# THROUGHPUT_BOUND (0.15, relative), naming each miss: the bounds the
+# project holds its predictions to.
+#
 #   scripts/accuracy_sweeps.sh [EVENTS] [OUT] [LAYOUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +42,30 @@ for spec in "${SPECS[@]}"; do
   target/release/memscale sweep --query "$1" --preset large-state --events "$EVENTS" --rate "$2" \
     --sizes 8MiB..512MiB:8 --filters "$LAYOUT" --out "$OUT/$1"
 done
+queries=()
+for spec in "${SPECS[@]}"; do set -- $spec; queries+=("$1"); done
+python3 - "$OUT" "${HIT_BOUND:-0.03}" "${THROUGHPUT_BOUND:-0.15}" "${queries[@]}" <<'PY'
+import csv, sys
+from collections import defaultdict
+out, hit_bound, tp_bound, queries = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
+misses = []
+for q in queries:
+    rows = list(csv.DictReader(open(f"{out}/{q}/sweep.csv")))
+    runs = defaultdict(list)
+    for r in rows:
+        err = abs(float(r["measured_hit_ratio"]) - float(r["predicted_hit_ratio"]))
+        if err > hit_bound:
+            misses.append(f"{q} at {r['cache_size']} B: hit ratio off by {err:.4f} (bound {hit_bound})")
+        runs[(r["cache_size"], r["write_buffer_size"])].append(r)
+    worst = 0.0
+    for (size, _), rs in runs.items():
+        mean = sum(float(r["throughput"]) for r in rs) / len(rs)
+        err = float(rs[0]["predicted_throughput"]) / mean - 1
+        worst = max(worst, abs(err))
+        if abs(err) > tp_bound:
+            misses.append(f"{q} at {size} B: throughput predicted {err:+.1%} off (bound {tp_bound:.0%})")
+    print(f"{q}: {len(rows)} runs, largest throughput error {worst:.1%}")
+for m in misses:
+    print("MISS " + m)
+sys.exit(1 if misses else 0)
+PY
