@@ -112,6 +112,16 @@ fn trim(v: f64) -> String {
     }
 }
 
+/// An axis value without noise: `20000`, `0.5`, `2.5`.
+fn trim_axis(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round())
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// A measured value next to its marker: three significant digits.
 fn value_label(v: f64) -> String {
     if v.abs() >= 100.0 {
@@ -136,8 +146,7 @@ fn draw(
     // The legend has a strip of its own, right of the plot, so that it never
     // covers a line or a point.
     let longest = series.iter().map(|s| s.name.chars().count()).max().unwrap_or(0) as u32;
-    let legend_w =
-        if series.len() > 1 || series.iter().any(|s| s.markers_only) { (longest * 9 + 56).clamp(110, 300) } else { 0 };
+    let legend_w = if longest > 0 { (longest * 9 + 56).clamp(110, 300) } else { 0 };
     let (plot, legend) = root.split_horizontally(WIDTH - legend_w);
     let to_x = |x: f64| match scale {
         XScale::Linear => x,
@@ -179,6 +188,7 @@ fn draw(
         .x_desc(x_label)
         .y_desc(y_label)
         .x_label_formatter(&x_format)
+        .y_label_formatter(&|v: &f64| trim_axis(*v))
         .label_style(label_font)
         .axis_desc_style(label_font)
         .light_line_style(RGBColor(238, 238, 238))

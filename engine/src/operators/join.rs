@@ -24,6 +24,8 @@ pub struct RegularJoin {
     output: JoinOutput,
     prefix: Vec<u8>,
     entry: Vec<u8>,
+    /// The other side's matches of the row at hand (kept for its capacity).
+    matches: Vec<(Row, u32)>,
 }
 
 impl RegularJoin {
@@ -32,7 +34,7 @@ impl RegularJoin {
 
     /// A join on `left_key(l) == right_key(r)`.
     pub fn new(left_key: KeyOf, right_key: KeyOf, output: JoinOutput) -> RegularJoin {
-        RegularJoin { keys: [left_key, right_key], output, prefix: Vec::new(), entry: Vec::new() }
+        RegularJoin { keys: [left_key, right_key], output, prefix: Vec::new(), entry: Vec::new(), matches: Vec::new() }
     }
 }
 
@@ -49,7 +51,7 @@ impl Operator for RegularJoin {
         // appended per copy, a write without a read.
         ctx.merge(mine, &self.entry, &[1])?;
         let plen = self.prefix.len();
-        let mut matches: Vec<(Row, u32)> = Vec::new();
+        let mut matches = std::mem::take(&mut self.matches);
         let mut bad = None;
         ctx.scan(other, &self.prefix, &mut |k, v| {
             match row::decode(&k[plen..]) {
@@ -61,7 +63,7 @@ impl Operator for RegularJoin {
         if let Some(e) = bad {
             return Err(e.into());
         }
-        for (mut o, n) in matches {
+        for (mut o, n) in matches.drain(..) {
             o.ts = row.ts;
             let (l, r) = if side == 0 { (&row, &o) } else { (&o, &row) };
             if let Some(mut out) = (self.output)(l, r) {
@@ -72,6 +74,7 @@ impl Operator for RegularJoin {
                 ctx.emit(out);
             }
         }
+        self.matches = matches;
         Ok(())
     }
 }
@@ -103,6 +106,8 @@ pub struct IntervalJoin {
     seq: u32,
     /// The watermark the last expiry was declared at.
     expired_at: u64,
+    /// The other side's partners of the row at hand (kept for its capacity).
+    partners: Vec<Row>,
 }
 
 impl IntervalJoin {
@@ -122,6 +127,7 @@ impl IntervalJoin {
             value: Vec::new(),
             seq: 0,
             expired_at: 0,
+            partners: Vec::new(),
         }
     }
 
@@ -159,25 +165,34 @@ impl Operator for IntervalJoin {
             (row.ts.saturating_sub(self.lower), row.ts + self.upper)
         };
         let from = from.max(self.horizon(1 - side, watermark));
-        let mut partners: Vec<(u64, Vec<u8>)> = Vec::new();
+        // Partners decoded as the scan meets them, into a buffer kept for
+        // its capacity.
+        let mut partners = std::mem::take(&mut self.partners);
+        let mut bad = None;
         ctx.scan(other, &self.prefix, &mut |k, v| {
             let t = row::suffix_time(k).unwrap_or(u64::MAX);
             if t > to {
                 return false;
             }
             if t >= from {
-                partners.push((t, v.to_vec()));
+                match row::decode(v) {
+                    Ok(cols) => partners.push(Row::insert(t, 0, cols)),
+                    Err(e) => bad = Some(e),
+                }
             }
-            true
+            bad.is_none()
         })?;
-        for (t, cols) in partners {
-            let o = Row::insert(t, 0, row::decode(&cols)?);
+        if let Some(e) = bad {
+            return Err(e.into());
+        }
+        for o in partners.drain(..) {
             let (l, r) = if side == 0 { (&row, &o) } else { (&o, &row) };
             if let Some(mut out) = (self.output)(l, r) {
                 out.ts = l.ts.max(r.ts);
                 ctx.emit(out);
             }
         }
+        self.partners = partners;
         Ok(())
     }
 }
@@ -195,7 +210,6 @@ pub struct WindowJoin {
     keys: [KeyOf; 2],
     output: WindowJoinOutput,
     entry: Vec<u8>,
-    value: Vec<u8>,
 }
 
 impl WindowJoin {
@@ -205,7 +219,7 @@ impl WindowJoin {
     /// Joins rows of equal key in the same `size` ms tumbling window;
     /// `output(left cols, right cols, start, end)` builds the result.
     pub fn new(size: u64, left_key: KeyOf, right_key: KeyOf, output: WindowJoinOutput) -> WindowJoin {
-        WindowJoin { size, keys: [left_key, right_key], output, entry: Vec::new(), value: Vec::new() }
+        WindowJoin { size, keys: [left_key, right_key], output, entry: Vec::new() }
     }
 
     fn side_rows(&mut self, side: u16, prefix: &[u8], ctx: &mut Context) -> Result<Vec<Vec<u8>>, OpError> {
@@ -235,11 +249,11 @@ impl Operator for WindowJoin {
         self.entry.clear();
         row::encode_int(end as i64, &mut self.entry);
         row::encode(&(self.keys[side])(&row), &mut self.entry);
-        let timer_key = self.entry.clone();
+        // The timer's key is the entry's [end, key] prefix.
+        let timer_key_len = self.entry.len();
         row::encode(&row.cols, &mut self.entry);
         ctx.put(StateId(side as u16), &self.entry, &[])?;
-        ctx.timer(end - 1, &timer_key);
-        let _ = &self.value;
+        ctx.timer(end - 1, &self.entry[..timer_key_len]);
         Ok(())
     }
 
@@ -247,11 +261,12 @@ impl Operator for WindowJoin {
         let end = row::decode_one(key, 0)?.0.int() as u64;
         let left = self.side_rows(0, key, ctx)?;
         let right = self.side_rows(1, key, ctx)?;
+        // Each right row decoded once, not once per left row.
+        let right: Vec<Vec<Value>> = right.iter().map(|r| row::decode(r)).collect::<Result<_, _>>()?;
         for l in &left {
             let l = row::decode(l)?;
             for r in &right {
-                let r = row::decode(r)?;
-                ctx.emit((self.output)(&l, &r, end - self.size, end));
+                ctx.emit((self.output)(&l, r, end - self.size, end));
             }
         }
         Ok(())

@@ -90,7 +90,8 @@ pub struct WindowAggregate {
     key: KeyOf,
     aggs: Aggregates,
     output: WindowOutput,
-    buffer: HashMap<(u16, Vec<u8>, u64), Vec<Value>>,
+    /// The mini-batch: partial accumulators by [`WindowAggregate::batch_key`].
+    buffer: HashMap<Vec<u8>, Vec<Value>>,
     key_bytes: Vec<u8>,
     state_key: Vec<u8>,
     value: Vec<u8>,
@@ -187,33 +188,37 @@ impl Operator for WindowAggregate {
             Windows::ProcTumble { .. } => ctx.now_ms(),
             _ => row.ts,
         };
-        self.key_bytes.clear();
-        row::encode(&(self.key)(&row), &mut self.key_bytes);
         let pane = self.pane();
         let pane_start = t - t % pane;
-        let aggs = &self.aggs;
-        let acc =
-            self.buffer.entry((ctx.key_group(), self.key_bytes.clone(), pane_start)).or_insert_with(|| aggs.init());
-        aggs.apply(acc, &row, 1);
+        self.key_bytes.clear();
+        self.key_bytes.extend_from_slice(&ctx.key_group().to_be_bytes());
+        self.key_bytes.extend_from_slice(&pane_start.to_be_bytes());
+        row::encode(&(self.key)(&row), &mut self.key_bytes);
+        // A key already in the batch (the common case) costs no copy.
+        let acc = match self.buffer.get_mut(self.key_bytes.as_slice()) {
+            Some(acc) => acc,
+            None => self.buffer.entry(self.key_bytes.clone()).or_insert_with(|| self.aggs.init()),
+        };
+        self.aggs.apply(acc, &row, 1);
         Ok(())
     }
 
     fn flush(&mut self, ctx: &mut Context) -> Result<(), OpError> {
         let pane = self.pane();
         let proc_time = matches!(self.windows, Windows::ProcTumble { .. });
-        for ((kg, key, pane_start), acc) in std::mem::take(&mut self.buffer) {
+        for (batch_key, acc) in std::mem::take(&mut self.buffer) {
+            let (kg, pane_start, key) = split_batch_key(&batch_key);
             ctx.set_key_group(kg);
             let pane_end = pane_start + pane;
-            self.pane_key(&key, pane_end);
+            self.pane_key(key, pane_end);
             // The pane's first window gets a timer (registering it again
             // is free); each window's timer sets the next while the key
-            // has panes left.
-            let mut timer_key = key.clone();
-            row::encode_int(pane_end as i64, &mut timer_key);
+            // has panes left. Its key is the pane's state key: the
+            // encoded key and the window end.
             if proc_time {
-                ctx.processing_timer(pane_end - 1, &timer_key);
+                ctx.processing_timer(pane_end - 1, &self.state_key);
             } else {
-                ctx.timer(pane_end - 1, &timer_key);
+                ctx.timer(pane_end - 1, &self.state_key);
             }
             // A partial accumulator is appended, not read and rewritten:
             // the window's timer folds the partials.
@@ -231,6 +236,14 @@ impl Operator for WindowAggregate {
     fn on_processing_timer(&mut self, _time: u64, key: &[u8], ctx: &mut Context) -> Result<(), OpError> {
         self.fire(key, ctx)
     }
+}
+
+/// The parts of a mini-batch key: key group (2 bytes), pane start (8
+/// bytes), encoded key.
+fn split_batch_key(k: &[u8]) -> (u16, u64, &[u8]) {
+    let (kg, rest) = k.split_at(2);
+    let (pane, key) = rest.split_at(8);
+    (u16::from_be_bytes([kg[0], kg[1]]), u64::from_be_bytes(pane.try_into().unwrap_or_default()), key)
 }
 
 const SESSIONS: StateId = StateId(0);

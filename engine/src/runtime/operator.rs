@@ -2,7 +2,7 @@
 //! through a [`Context`]. Routing, key groups and state placement belong to
 //! the runtime.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::row::{DecodeError, Row};
 use crate::state::{StateError, StateId, StateStore};
@@ -48,20 +48,68 @@ pub trait Operator: Send {
     }
 }
 
-/// Pending timers of one subtask: (time, key group, key), ordered by time.
+/// Pending timers of one subtask.
 #[derive(Default)]
 pub(crate) struct Timers {
-    pub event: BTreeSet<(u64, u16, Vec<u8>)>,
-    pub processing: BTreeSet<(u64, u16, Vec<u8>)>,
+    pub event: TimerSet,
+    pub processing: TimerSet,
 }
 
-impl Timers {
-    /// Removes and returns the earliest timer at or before `time`.
-    pub fn pop_due(set: &mut BTreeSet<(u64, u16, Vec<u8>)>, time: u64) -> Option<(u64, u16, Vec<u8>)> {
-        match set.first() {
-            Some(t) if t.0 <= time => set.pop_first(),
-            _ => None,
+/// Timers as (time, key group, key), fired in that order; registering one
+/// twice keeps one. Keys are grouped under their (time, key group), so a
+/// timer registered again (WindowJoin registers one per row) is found
+/// without copying its key.
+#[derive(Default)]
+pub(crate) struct TimerSet {
+    by_time: BTreeMap<(u64, u16), BTreeSet<Vec<u8>>>,
+}
+
+impl TimerSet {
+    /// Registers a timer; copies the key only when it is new.
+    pub fn insert(&mut self, time: u64, kg: u16, key: &[u8]) {
+        let keys = self.by_time.entry((time, kg)).or_default();
+        if !keys.contains(key) {
+            keys.insert(key.to_vec());
         }
+    }
+
+    /// Registers a timer whose key is already owned (a moved timer).
+    pub fn insert_owned(&mut self, time: u64, kg: u16, key: Vec<u8>) {
+        self.by_time.entry((time, kg)).or_default().insert(key);
+    }
+
+    /// Whether no timer is pending.
+    pub fn is_empty(&self) -> bool {
+        self.by_time.is_empty()
+    }
+
+    /// Removes and returns the earliest timer at or before `time`.
+    pub fn pop_due(&mut self, time: u64) -> Option<(u64, u16, Vec<u8>)> {
+        let mut first = self.by_time.first_entry()?;
+        let (t, kg) = *first.key();
+        if t > time {
+            return None;
+        }
+        let key = first.get_mut().pop_first();
+        if first.get().is_empty() {
+            first.remove();
+        }
+        key.map(|k| (t, kg, k))
+    }
+
+    /// Removes every timer of the key groups `take` accepts, returning
+    /// them as (time, key group, key).
+    pub fn take_groups(&mut self, mut take: impl FnMut(u16) -> bool) -> Vec<(u64, u16, Vec<u8>)> {
+        let mut out = Vec::new();
+        self.by_time.retain(|&(time, kg), keys| {
+            if take(kg) {
+                out.extend(std::mem::take(keys).into_iter().map(|k| (time, kg, k)));
+                false
+            } else {
+                true
+            }
+        });
+        out
     }
 }
 
@@ -149,13 +197,13 @@ impl Context<'_> {
     /// Calls [`Operator::on_timer`] with `key` once the watermark reaches
     /// `time` (registering the same timer twice fires it once).
     pub fn timer(&mut self, time: u64, key: &[u8]) {
-        self.timers.event.insert((time, self.key_group, key.to_vec()));
+        self.timers.event.insert(time, self.key_group, key);
     }
 
     /// Calls [`Operator::on_processing_timer`] at wall-clock `time` (ms
     /// since the epoch).
     pub fn processing_timer(&mut self, time: u64, key: &[u8]) {
-        self.timers.processing.insert((time, self.key_group, key.to_vec()));
+        self.timers.processing.insert(time, self.key_group, key);
     }
 
     /// Wall-clock time, ms since the epoch.

@@ -415,7 +415,7 @@ impl OperatorTask {
         }
         for (processing, time, kg, key) in h.timers {
             let set = if processing { &mut r.timers.processing } else { &mut r.timers.event };
-            set.insert((time, kg, key));
+            set.insert_owned(time, kg, key);
         }
         let Some(change) = &mut r.change else { return Ok(()) };
         let (ready, still): (Vec<Held>, Vec<Held>) =
@@ -500,13 +500,11 @@ impl OperatorTask {
         }
         let mut timers: Vec<Vec<MovedTimer>> = vec![Vec::new(); sets.len()];
         for (processing, set) in [(false, &mut r.timers.event), (true, &mut r.timers.processing)] {
-            set.retain(|(time, kg, key)| match owner[*kg as usize] {
-                Some(i) => {
-                    timers[i].push((processing, *time, *kg, key.clone()));
-                    false
+            for (time, kg, key) in set.take_groups(|kg| owner[kg as usize].is_some()) {
+                if let Some(i) = owner[kg as usize] {
+                    timers[i].push((processing, time, kg, key));
                 }
-                None => true,
-            });
+            }
         }
         for (((peer, _), (state, checks)), timers) in
             outgoing.into_iter().zip(exported.into_iter().zip(checks)).zip(timers)
@@ -527,7 +525,7 @@ impl OperatorTask {
     }
 
     fn fire_event_timers(&mut self, upto: u64, r: &mut Running) -> Result<(), TaskError> {
-        while let Some((time, kg, key)) = Timers::pop_due(&mut r.timers.event, upto) {
+        while let Some((time, kg, key)) = r.timers.event.pop_due(upto) {
             let mut c = Context { watermark: upto, ..self.ctx(kg, r) };
             self.op.on_timer(time, &key, &mut c)?;
             if r.pending.len() >= EMIT_EVERY {
@@ -538,7 +536,7 @@ impl OperatorTask {
     }
 
     fn fire_processing_timers(&mut self, upto: u64, r: &mut Running) -> Result<(), TaskError> {
-        while let Some((time, kg, key)) = Timers::pop_due(&mut r.timers.processing, upto) {
+        while let Some((time, kg, key)) = r.timers.processing.pop_due(upto) {
             let mut c = self.ctx(kg, r);
             self.op.on_processing_timer(time, &key, &mut c)?;
             if r.pending.len() >= EMIT_EVERY {
