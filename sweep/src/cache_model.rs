@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use autoscaler::model::phases::{phases, Mark, Phase, Run};
 use cachesim::policy::rocksdb_lru::RocksDbLruConfig;
 use cachesim::policy::PolicySpec;
 use cachesim::request::BlockKind;
@@ -69,22 +70,6 @@ pub struct CurvePoint {
     /// this size can move by about this share from run to run.
     #[serde(default)]
     pub near_shard_share: f64,
-}
-
-/// One stretch of the profiling run's timeline (a few seconds).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Phase {
-    /// Wall-clock seconds.
-    pub seconds: f64,
-    /// Source events emitted.
-    pub events: u64,
-    /// Useful seconds per subtask of each operator (the snapshot's order):
-    /// its busy time over its parallelism.
-    pub useful_s: Vec<f64>,
-    /// Microseconds each operator's subtasks spent in block reads, as
-    /// RocksDB timed them.
-    #[serde(default)]
-    pub read_us: Vec<f64>,
 }
 
 /// A profiling run and the models it gives.
@@ -269,70 +254,23 @@ pub struct Calibration {
     pub hit_cost_us: f64,
 }
 
-/// The run's progress at one moment, for cutting it into [`Phase`]s.
-#[derive(Clone, Debug, Default)]
-pub struct Mark {
-    /// Wall-clock time, microseconds since the Unix epoch (the clock of
-    /// RocksDB's trace records).
-    pub unix_us: u64,
-    /// Source events emitted so far.
-    pub events: u64,
-    /// Busy seconds so far per subtask of each operator.
-    pub useful_s: Vec<f64>,
-    /// Microseconds of timed block reads so far, per operator.
-    pub read_us: Vec<f64>,
+/// The run's progress now, for cutting it into phases.
+pub fn mark_now(s: &JobSnapshot) -> Mark {
+    Mark {
+        unix_us: unix_us_now(),
+        events: s.events,
+        useful_s: s.operators.iter().map(|o| o.useful_s / o.parallelism.max(1) as f64).collect(),
+        read_us: s.operators.iter().map(|o| o.sst_read_micros as f64).collect(),
+    }
 }
 
-impl Mark {
-    /// The mark of a job about to start.
-    pub fn start() -> Mark {
-        Mark { unix_us: unix_us_now(), ..Mark::default() }
-    }
-
-    /// The mark of a snapshot taken now.
-    pub fn now(s: &JobSnapshot) -> Mark {
-        Mark {
-            unix_us: unix_us_now(),
-            events: s.events,
-            useful_s: s.operators.iter().map(|o| o.useful_s / o.parallelism.max(1) as f64).collect(),
-            read_us: s.operators.iter().map(|o| o.sst_read_micros as f64).collect(),
-        }
-    }
+/// The mark of a job about to start.
+pub fn mark_start() -> Mark {
+    Mark { unix_us: unix_us_now(), ..Mark::default() }
 }
 
 fn unix_us_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
-}
-
-/// At most this many phases: enough to follow a state growing, few enough
-/// for the model's curves to stay small.
-const MAX_PHASES: usize = 48;
-
-/// The phases between consecutive marks, adjacent ones merged down to
-/// [`MAX_PHASES`]; with them, the marks that bound each (first and last
-/// included).
-pub fn phases(marks: &[Mark]) -> (Vec<Phase>, Vec<&Mark>) {
-    if marks.len() < 2 {
-        return (Vec::new(), Vec::new());
-    }
-    let step = (marks.len() - 1).div_ceil(MAX_PHASES);
-    let mut bounds: Vec<&Mark> = marks.iter().step_by(step).collect();
-    if bounds.last().map(|m| m.unix_us) != marks.last().map(|m| m.unix_us) {
-        bounds.push(&marks[marks.len() - 1]);
-    }
-    let since = |now: &[f64], then: &[f64]| -> Vec<f64> {
-        now.iter().enumerate().map(|(i, u)| (u - then.get(i).copied().unwrap_or(0.0)).max(0.0)).collect()
-    };
-    let phases = bounds
-        .windows(2)
-        .map(|w| Phase {
-            seconds: w[1].unix_us.saturating_sub(w[0].unix_us) as f64 / 1e6,
-            events: w[1].events.saturating_sub(w[0].events),
-            useful_s: since(&w[1].useful_s, &w[0].useful_s),
-            read_us: since(&w[1].read_us, &w[0].read_us),
-        })
-        .collect();
-    (phases, bounds)
 }
 
 /// Builds the model of every stateful operator of a finished run, at
@@ -496,52 +434,17 @@ pub fn analyze(
     Ok(Profile { run: snapshot.clone(), phases, operators: out })
 }
 
-/// Job throughput (source events per second, as sustained) were the named
-/// operators' useful time changed by the given seconds, phase by phase.
-/// In each phase the job goes as fast as its slowest operator can (DS2's
-/// true processing rate) or at the source `rate` when one was set and the
-/// job keeps up; the change in each phase's time from the run's adds to
-/// the run's measured time. A job that keeps up early and falls behind
-/// late as its state grows is slower than its mean cost says.
+/// [`autoscaler::model::phases::predict_throughput`] for a finished run.
 pub fn predict_throughput(s: &JobSnapshot, phases: &[Phase], rate: Option<u64>, changes: &[(&str, &[f64])]) -> f64 {
-    let whole_run;
-    let phases = if phases.is_empty() {
-        // A profile from before phases were kept: the run as one phase.
-        let end = Mark::now(s);
-        whole_run = [Phase { seconds: s.source_s, events: s.events, useful_s: end.useful_s, read_us: end.read_us }];
-        &whole_run[..]
-    } else {
-        phases
+    let run = Run {
+        events: s.events,
+        source_s: s.source_s,
+        elapsed_s: s.elapsed_s,
+        sustained_throughput: s.sustained_throughput,
+        operators: s.operators.iter().map(|o| (o.name.clone(), o.parallelism)).collect(),
+        useful_s: mark_now(s).useful_s,
     };
-    let floor = |p: &Phase| rate.map_or(0.0, |r| p.events as f64 / r.max(1) as f64);
-    let phase_time = |j: usize, p: &Phase, changed: bool| -> f64 {
-        s.operators
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                let extra: f64 = if changed {
-                    changes.iter().filter(|(n, _)| *n == o.name).filter_map(|(_, e)| e.get(j)).sum()
-                } else {
-                    0.0
-                };
-                (p.useful_s.get(i).copied().unwrap_or(0.0) + extra / o.parallelism.max(1) as f64).max(0.0)
-            })
-            .fold(floor(p), f64::max)
-    };
-    let delta: f64 = phases
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.events > 0)
-        .map(|(j, p)| phase_time(j, p, true) - phase_time(j, p, false))
-        .sum();
-    let measured_s = if s.source_s > 0.0 { s.source_s } else { s.elapsed_s };
-    if measured_s <= 0.0 || s.events == 0 {
-        return s.sustained_throughput;
-    }
-    // Never above the source's rate: a run that fell behind it early
-    // (start-up) does not get those seconds back at another size.
-    let predicted = s.events as f64 / (measured_s + delta).max(1e-9);
-    rate.map_or(predicted, |r| predicted.min(r as f64))
+    autoscaler::model::phases::predict_throughput(&run, phases, rate, changes)
 }
 
 impl OperatorModel {
@@ -742,20 +645,6 @@ mod tests {
         assert!((free - 1000.0 / 16.0).abs() < 1e-9, "{free}");
         // No change, the measured rate.
         assert!((predict_throughput(&s, &halves(), Some(100), &[]) - 100.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn marks_merge_into_phases_that_keep_every_event_and_second() {
-        let marks: Vec<Mark> = (0..=200u64)
-            .map(|i| Mark { unix_us: i * 1_000_000, events: i * 7, useful_s: vec![i as f64 * 0.5], read_us: vec![] })
-            .collect();
-        let (phases, bounds) = phases(&marks);
-        assert!(phases.len() <= MAX_PHASES && phases.len() > MAX_PHASES / 2, "{}", phases.len());
-        assert_eq!(bounds.len(), phases.len() + 1);
-        assert_eq!(phases.iter().map(|p| p.events).sum::<u64>(), 1400);
-        assert!((phases.iter().map(|p| p.seconds).sum::<f64>() - 200.0).abs() < 1e-9);
-        assert!((phases.iter().map(|p| p.useful_s[0]).sum::<f64>() - 100.0).abs() < 1e-9);
-        assert!(super::phases(&marks[..1]).0.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use engine::runtime::snapshot::JobSnapshot;
 use engine::runtime::Backend;
 use serde::Serialize;
 
-use crate::cache_model::{analyze, Calibration, Mark, OperatorModel, Profile, Traces, MODEL};
+use crate::cache_model::{analyze, mark_now, mark_start, Calibration, OperatorModel, Profile, Traces, MODEL};
 use crate::cli::ProfileArgs;
 use crate::job::JobSetup;
 use crate::output::write_json;
@@ -45,9 +45,9 @@ pub fn profile(setup: &mut JobSetup, dir: &Path, sizes: &[u64], target: f64, key
     if let Some(k) = &keys {
         setup.run_config.key_trace = Some((k.clone(), 1.0));
     }
-    let mut marks = vec![Mark::start()];
+    let mut marks = vec![mark_start()];
     let finished = setup.execute(None, MARK_EVERY, &mut |s| {
-        marks.push(Mark::now(s));
+        marks.push(mark_now(s));
         Ok(())
     })?;
     let bar = crate::progress::spinner("modelling the block cache");
