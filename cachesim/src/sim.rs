@@ -73,6 +73,22 @@ pub struct SimResult {
     pub byte_miss_ratio: f64,
 }
 
+impl SimResult {
+    /// What `policy` at `size` counted.
+    pub fn from_counts(policy: &PolicySpec, size: u64, c: &Counts) -> SimResult {
+        SimResult {
+            policy: policy.to_string(),
+            cache_size: size,
+            requests: c.requests,
+            misses: c.misses,
+            miss_ratio: ratio(c.misses, c.requests),
+            bytes_requested: c.bytes,
+            byte_misses: c.byte_misses,
+            byte_miss_ratio: ratio(c.byte_misses, c.bytes),
+        }
+    }
+}
+
 /// Options of a simulation.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SimOptions {
@@ -177,17 +193,7 @@ pub fn simulate_marked(
     let mut cache = policy.build(size, trace.n_objects());
     let start = opts.warmup.start_index(trace);
     let (c, at_marks) = run_marked(trace, cache.as_mut(), start, opts.unit, opts.user_reads_only, marks);
-    let result = SimResult {
-        policy: policy.to_string(),
-        cache_size: size,
-        requests: c.requests,
-        misses: c.misses,
-        miss_ratio: ratio(c.misses, c.requests),
-        bytes_requested: c.bytes,
-        byte_misses: c.byte_misses,
-        byte_miss_ratio: ratio(c.byte_misses, c.bytes),
-    };
-    (result, at_marks)
+    (SimResult::from_counts(policy, size, &c), at_marks)
 }
 
 /// Simulates one policy at one size.
@@ -359,20 +365,7 @@ pub fn simulate_stream(
         progress(read);
     }
     summary.objects = ids.len() as u64;
-    let results = pairs
-        .iter()
-        .zip(&caches)
-        .map(|(&(p, size), (_, c))| SimResult {
-            policy: p.to_string(),
-            cache_size: size,
-            requests: c.requests,
-            misses: c.misses,
-            miss_ratio: ratio(c.misses, c.requests),
-            bytes_requested: c.bytes,
-            byte_misses: c.byte_misses,
-            byte_miss_ratio: ratio(c.byte_misses, c.bytes),
-        })
-        .collect();
+    let results = pairs.iter().zip(&caches).map(|(&(p, size), (_, c))| SimResult::from_counts(p, size, c)).collect();
     Ok((results, summary))
 }
 

@@ -1,8 +1,6 @@
 //! Two independent implementations must agree: the exact stack-distance MRC
 //! and LRU simulation, at every size, in bytes and in objects.
 
-use std::path::PathBuf;
-
 use cachesim::policy::PolicySpec;
 use cachesim::sim::{simulate, SimOptions, Unit, Warmup};
 use cachesim::trace::dense::{DenseTrace, OpFilter};
