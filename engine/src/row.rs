@@ -25,6 +25,9 @@ pub enum Value {
     Milli(i64),
     /// VARCHAR.
     Str(String),
+    /// SQL NULL (`SPLIT_INDEX` past the last part, a regular expression
+    /// that does not match).
+    Null,
 }
 
 impl Value {
@@ -33,7 +36,7 @@ impl Value {
     pub fn int(&self) -> i64 {
         match self {
             Value::Int(v) | Value::Milli(v) => *v,
-            Value::Str(_) => 0,
+            Value::Str(_) | Value::Null => 0,
         }
     }
 
@@ -50,6 +53,8 @@ impl Value {
         match self {
             Value::Int(v) | Value::Milli(v) => java_long_hash(*v),
             Value::Str(s) => java_string_hash(s),
+            // Flink hashes a null field as 0.
+            Value::Null => 0,
         }
     }
 }
@@ -64,6 +69,8 @@ impl fmt::Display for Value {
                 write!(f, "{sign}{}.{:03}", a / 1000, a % 1000)
             }
             Value::Str(s) => f.write_str(s),
+            // As Flink's CSV format writes a null: nothing.
+            Value::Null => Ok(()),
         }
     }
 }
@@ -122,6 +129,7 @@ pub fn key_hash(values: &[Value]) -> i32 {
 const INT: u8 = 1;
 const MILLI: u8 = 2;
 const STR: u8 = 3;
+const NULL: u8 = 4;
 
 /// Appends the encoding of `values` to `out`.
 pub fn encode(values: &[Value], out: &mut Vec<u8>) {
@@ -140,6 +148,7 @@ pub fn encode(values: &[Value], out: &mut Vec<u8>) {
                 out.extend_from_slice(&(s.len() as u32).to_be_bytes());
                 out.extend_from_slice(s.as_bytes());
             }
+            Value::Null => out.push(NULL),
         }
     }
 }
@@ -208,6 +217,7 @@ pub fn decode_one(bytes: &[u8], at: usize) -> Result<(Value, usize), DecodeError
             let s = std::str::from_utf8(s).map_err(|_| DecodeError { offset: at, reason: "string is not UTF-8" })?;
             Ok((Value::Str(s.to_string()), at + 5 + len))
         }
+        Some(&NULL) => Ok((Value::Null, at + 1)),
         Some(_) => Err(DecodeError { offset: at, reason: "unknown value tag" }),
         None => Err(DecodeError { offset: at, reason: "no value" }),
     }
@@ -248,7 +258,8 @@ mod tests {
         prop_oneof![
             any::<i64>().prop_map(Value::Int),
             any::<i64>().prop_map(Value::Milli),
-            ".{0,20}".prop_map(Value::Str)
+            ".{0,20}".prop_map(Value::Str),
+            Just(Value::Null)
         ]
     }
 

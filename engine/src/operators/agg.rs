@@ -49,24 +49,85 @@ impl AggFn {
     }
 }
 
-/// A list of aggregate functions with a row count in front.
+/// `COUNT(DISTINCT col)`, plain and under filters (`COUNT(DISTINCT col)
+/// FILTER (WHERE p)`), all over one set of the values seen per group, as
+/// Flink keeps one map view per distinct column for every count over it.
+///
+/// The set lives in state (see
+/// [`GroupAggregate`](super::group::GroupAggregate)), not in the
+/// accumulator; the accumulator holds the counts. Insert-only input (a
+/// retraction would need a count per value, not a flag).
+#[derive(Clone)]
+pub struct DistinctCount {
+    /// The column whose distinct values are counted.
+    pub col: usize,
+    /// One count per entry: `None` counts every row, `Some(p)` the rows
+    /// where `p` holds. At most 64.
+    pub filters: Vec<Option<RowPredicate>>,
+}
+
+impl DistinctCount {
+    /// The counts `row` falls under, one bit per filter.
+    pub fn flags(&self, row: &Row) -> u64 {
+        self.filters
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.as_ref().is_none_or(|p| p(row)))
+            .fold(0, |mask, (i, _)| mask | 1 << i)
+    }
+}
+
+/// A list of aggregate functions with a row count in front, and the
+/// counts of any distinct counts behind them.
 #[derive(Clone)]
 pub struct Aggregates {
     fns: Vec<AggFn>,
+    distinct: Vec<DistinctCount>,
 }
 
 impl Aggregates {
     /// The functions, in output order.
     pub fn new(fns: Vec<AggFn>) -> Aggregates {
-        Aggregates { fns }
+        Aggregates { fns, distinct: Vec::new() }
     }
 
-    /// A fresh accumulator: `[rows, f0, f1, ...]`.
+    /// The functions, then the distinct counts, in output order (group
+    /// aggregates only: distinct counts do not merge).
+    ///
+    /// # Panics
+    /// If a distinct count has more than 64 filters (a query's build is
+    /// wrong).
+    pub fn with_distinct(fns: Vec<AggFn>, distinct: Vec<DistinctCount>) -> Aggregates {
+        assert!(distinct.iter().all(|d| d.filters.len() <= 64), "at most 64 counts per distinct column");
+        Aggregates { fns, distinct }
+    }
+
+    /// The functions.
+    pub fn fns(&self) -> &[AggFn] {
+        &self.fns
+    }
+
+    /// The distinct counts.
+    pub fn distinct(&self) -> &[DistinctCount] {
+        &self.distinct
+    }
+
+    /// Where the distinct counts start in an accumulator.
+    pub fn distinct_offset(&self) -> usize {
+        1 + self.fns.len()
+    }
+
+    /// A fresh accumulator: `[rows, f0, f1, ..., d0, d1, ...]`.
     pub fn init(&self) -> Vec<Value> {
-        std::iter::once(Value::Int(0)).chain(self.fns.iter().map(AggFn::init)).collect()
+        let counts = self.distinct.iter().map(|d| d.filters.len()).sum();
+        std::iter::once(Value::Int(0))
+            .chain(self.fns.iter().map(AggFn::init))
+            .chain(std::iter::repeat_n(Value::Int(0), counts))
+            .collect()
     }
 
-    /// Folds a row in (`sign` +1) or out (−1).
+    /// Folds a row in (`sign` +1) or out (−1); distinct counts are the
+    /// caller's, as they need the set.
     pub fn apply(&self, acc: &mut [Value], row: &Row, sign: i64) {
         acc[0] = Value::Int(acc[0].int() + sign);
         for (f, a) in self.fns.iter().zip(&mut acc[1..]) {
@@ -89,7 +150,7 @@ impl Aggregates {
 
     /// Values in an accumulator.
     pub fn width(&self) -> usize {
-        self.fns.len() + 1
+        self.distinct_offset() + self.distinct.iter().map(|d| d.filters.len()).sum::<usize>()
     }
 
     /// Rows folded in (net of retractions).
@@ -120,7 +181,7 @@ impl Aggregates {
     /// Reads an accumulator from state bytes.
     pub fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, DecodeError> {
         let acc = row::decode(bytes)?;
-        if acc.len() != self.fns.len() + 1 {
+        if acc.len() != self.width() {
             return Err(DecodeError { offset: 0, reason: "accumulator of the wrong width" });
         }
         Ok(acc)

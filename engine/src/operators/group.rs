@@ -15,6 +15,7 @@ use crate::state::StateId;
 pub type GroupOutput = Arc<dyn Fn(&[Value], &[Value]) -> Vec<Value> + Send + Sync>;
 
 const ACC: StateId = StateId(0);
+const DISTINCT: StateId = StateId(1);
 
 /// `SELECT key, aggs FROM input GROUP BY key`, input may retract.
 ///
@@ -23,12 +24,20 @@ const ACC: StateId = StateId(0);
 /// accumulator is read once, updated in memory by every row of the group,
 /// and written once when the batch ends, which then emits one retraction
 /// and one new row per changed group instead of a pair per input row.
+///
+/// Distinct counts ([`Aggregates::with_distinct`]) keep their sets in a
+/// second state, one entry per (group, distinct column, value) holding the
+/// counts the value has entered (a bit per filter), as Flink's map views
+/// do: a row costs one point read per distinct column, and a write when it
+/// brings a value new to one of the counts.
 pub struct GroupAggregate {
     key: KeyOf,
     aggs: Aggregates,
     output: GroupOutput,
     state_key: Vec<u8>,
     value: Vec<u8>,
+    /// A distinct set's entry: group key, column number, value.
+    entry: Vec<u8>,
     /// The groups the current batch touched, by encoded key.
     batch: HashMap<Vec<u8>, Pending>,
 }
@@ -48,10 +57,28 @@ impl GroupAggregate {
     /// The state names this operator needs.
     pub const STATES: &'static [&'static str] = &["groups"];
 
+    /// The state names it needs with distinct counts.
+    pub const STATES_WITH_DISTINCT: &'static [&'static str] = &["groups", "distinct"];
+
     /// An aggregate of `aggs` per `key`.
     pub fn new(key: KeyOf, aggs: Aggregates, output: GroupOutput) -> GroupAggregate {
-        GroupAggregate { key, aggs, output, state_key: Vec::new(), value: Vec::new(), batch: HashMap::new() }
+        GroupAggregate {
+            key,
+            aggs,
+            output,
+            state_key: Vec::new(),
+            value: Vec::new(),
+            entry: Vec::new(),
+            batch: HashMap::new(),
+        }
     }
+}
+
+/// The counts a distinct value has entered, from its state entry.
+fn seen_flags(bytes: &[u8]) -> Result<u64, crate::row::DecodeError> {
+    let b: [u8; 8] =
+        bytes.try_into().map_err(|_| crate::row::DecodeError { offset: 0, reason: "distinct flags of the wrong length" })?;
+    Ok(u64::from_be_bytes(b))
 }
 
 impl Operator for GroupAggregate {
@@ -75,6 +102,28 @@ impl Operator for GroupAggregate {
         let sign = if row.kind == RowKind::Insert { 1 } else { -1 };
         self.aggs.apply(&mut pending.acc, &row, sign);
         pending.ts = pending.ts.max(row.ts);
+        let mut slot = self.aggs.distinct_offset();
+        for (column, d) in self.aggs.distinct().iter().enumerate() {
+            let flags = d.flags(&row);
+            if flags != 0 && row.kind == RowKind::Insert {
+                self.entry.clear();
+                self.entry.extend_from_slice(&self.state_key);
+                self.entry.push(column as u8);
+                row::encode(std::slice::from_ref(row.col(d.col)), &mut self.entry);
+                let seen = if ctx.get(DISTINCT, &self.entry, &mut self.value)? { seen_flags(&self.value)? } else { 0 };
+                let new = flags & !seen;
+                if new != 0 {
+                    ctx.put(DISTINCT, &self.entry, &(seen | flags).to_be_bytes())?;
+                    for bit in 0..d.filters.len() {
+                        if new & 1 << bit != 0 {
+                            let count = &mut pending.acc[slot + bit];
+                            *count = Value::Int(count.int() + 1);
+                        }
+                    }
+                }
+            }
+            slot += d.filters.len();
+        }
         Ok(())
     }
 

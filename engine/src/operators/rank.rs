@@ -64,11 +64,12 @@ pub type RowOrder = Arc<dyn Fn(&[Value], &[Value]) -> Ordering + Send + Sync>;
 /// `ROW_NUMBER() OVER (PARTITION BY key ORDER BY ...) <= n` on insert-only
 /// input: keeps the best `n` rows per key and emits the rank changes
 /// (retract the old ranked row, insert the new one), with the rank number
-/// appended as the last column.
+/// appended as the last column unless the query drops it (q9's `rownum`).
 pub struct TopN {
     key: KeyOf,
     n: usize,
     order: RowOrder,
+    rank_number: bool,
     state_key: Vec<u8>,
     value: Vec<u8>,
 }
@@ -79,12 +80,20 @@ impl TopN {
 
     /// The best `n` rows per `key` by `order`.
     pub fn new(key: KeyOf, n: usize, order: RowOrder) -> TopN {
-        TopN { key, n, order, state_key: Vec::new(), value: Vec::new() }
+        TopN { key, n, order, rank_number: true, state_key: Vec::new(), value: Vec::new() }
     }
 
-    fn ranked(cols: &[Value], rank: usize, kind: RowKind, ts: u64) -> Row {
+    /// Emits the ranked rows as they are, without their rank number.
+    pub fn without_rank_number(mut self) -> TopN {
+        self.rank_number = false;
+        self
+    }
+
+    fn ranked(&self, cols: &[Value], rank: usize, kind: RowKind, ts: u64) -> Row {
         let mut c = cols.to_vec();
-        c.push(Value::Int(rank as i64));
+        if self.rank_number {
+            c.push(Value::Int(rank as i64));
+        }
         Row { kind, ts, tag: 0, cols: c }
     }
 }
@@ -103,10 +112,10 @@ impl Operator for TopN {
         new.insert(pos, row.cols.clone());
         new.truncate(self.n);
         for (i, o) in old.iter().enumerate().skip(pos) {
-            ctx.emit(TopN::ranked(o, i + 1, RowKind::Retract, row.ts));
+            ctx.emit(self.ranked(o, i + 1, RowKind::Retract, row.ts));
         }
         for (i, o) in new.iter().enumerate().skip(pos) {
-            ctx.emit(TopN::ranked(o, i + 1, RowKind::Insert, row.ts));
+            ctx.emit(self.ranked(o, i + 1, RowKind::Insert, row.ts));
         }
         self.value.clear();
         for r in &new {

@@ -5,12 +5,16 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use super::tables::{auction, bid, day, person, row, table_row, TableRow};
+use super::tables::{
+    auction, bid, day, hh_mm, hour, minute_of_day, parse_day, person, row, side_input_value, table_row, timestamp,
+    TableRow,
+};
 use super::{Query, QueryConfig};
-use crate::operators::agg::{AggFn, Aggregates};
+use crate::operators::agg::{AggFn, Aggregates, DistinctCount, RowPredicate};
 use crate::operators::group::GroupAggregate;
 use crate::operators::join::{IntervalJoin, RegularJoin, WindowJoin};
 use crate::operators::rank::{Deduplicate, TopN, WindowMaxFilter};
+use crate::operators::sink::{PartitionCommitter, PartitionedFileWriter, PartitionedFiles};
 use crate::operators::window::{KeyOf, SessionAggregate, WindowAggregate, Windows};
 use crate::row::{Row, Value};
 use crate::runtime::source::NexmarkRows;
@@ -223,6 +227,52 @@ pub(super) fn build(q: Query, cfg: &QueryConfig) -> JobGraph {
                 ))
             });
         }
+        Query::Q9 => {
+            // Left: auctions; right: bids [auction, bidder, price, dateTime,
+            // extra]. The join keeps both sides (a regular join), then the
+            // best bid per auction wins.
+            let s = source(&mut g, cfg, |ts, t| match t {
+                TableRow::Auction(a) => Some(row(ts, 0, a)),
+                TableRow::Bid(b) => Some(row(ts, 1, pick(&b, Q9_BID))),
+                _ => None,
+            });
+            let j = g.operator("join", p("join"), RegularJoin::STATES, vec![(s, by_side([&[0], &[0]]))], |_| {
+                Box::new(RegularJoin::new(key(&[auction::ID]), key(&[0]), Arc::new(q9_row)))
+            });
+            g.operator("top1", p("top1"), TopN::STATES, vec![(j, by(&[auction::ID]))], |_| {
+                Box::new(TopN::new(key(&[auction::ID]), 1, Arc::new(q9_order)).without_rank_number())
+            });
+        }
+        Query::Q10 => {
+            // [auction, bidder, price, dateTime, extra, dt, hm]: the last two
+            // are the partition path.
+            let s = source(&mut g, cfg, |ts, t| match t {
+                TableRow::Bid(b) => {
+                    let at = b[bid::DATE_TIME].int();
+                    let mut cols = pick(&b, &[bid::AUCTION, bid::BIDDER, bid::PRICE]);
+                    cols.extend([
+                        Value::Str(timestamp(at)),
+                        b[bid::EXTRA].clone(),
+                        Value::Str(day(at)),
+                        Value::Str(hh_mm(minute_of_day(at))),
+                    ]);
+                    Some(row(ts, 0, cols))
+                }
+                _ => None,
+            });
+            let files = q10_files(cfg);
+            let w = {
+                let files = files.clone();
+                g.operator("writer", p("writer"), PartitionedFileWriter::STATES, vec![(s, Partition::Forward)], move |_| {
+                    Box::new(PartitionedFileWriter::new(files.clone()))
+                })
+            };
+            // One committer, as in Flink, unless --parallelism says otherwise.
+            let committers = cfg.operator_parallelism.get("committer").copied().unwrap_or(1);
+            g.operator("committer", committers, PartitionCommitter::STATES, vec![(w, by(&[0, 1]))], move |_| {
+                Box::new(PartitionCommitter::new(files.clone()))
+            });
+        }
         Query::Q11 => {
             let s = source(&mut g, cfg, bids(&[bid::BIDDER]));
             g.operator("session", p("session"), SessionAggregate::STATES, vec![(s, by(&[0]))], |_| {
@@ -242,6 +292,90 @@ pub(super) fn build(q: Query, cfg: &QueryConfig) -> JobGraph {
                     key(&[0]),
                     Aggregates::new(vec![AggFn::Count]),
                     window_count_row(),
+                ))
+            });
+        }
+        Query::Q13 => {
+            // A lookup join with the side input on mod(auction, 10000): the
+            // table is bounded and read once, as Flink's filesystem lookup
+            // source caches it; the join keeps no state.
+            source(&mut g, cfg, |ts, t| match t {
+                TableRow::Bid(b) => side_input_value(b[bid::AUCTION].int() % 10_000).map(|v| {
+                    let mut cols = pick(&b, &[bid::AUCTION, bid::BIDDER, bid::PRICE, bid::DATE_TIME]);
+                    cols.push(Value::Str(v));
+                    row(ts, 0, cols)
+                }),
+                _ => None,
+            });
+        }
+        Query::Q14 => {
+            source(&mut g, cfg, |ts, t| match t {
+                TableRow::Bid(b) => q14_row(b).map(|cols| row(ts, 0, cols)),
+                _ => None,
+            });
+        }
+        Query::Q15 => {
+            // [day, price, bidder, auction]
+            let s = source(&mut g, cfg, |ts, t| match t {
+                TableRow::Bid(b) => Some(row(
+                    ts,
+                    0,
+                    vec![
+                        Value::Str(day(b[bid::DATE_TIME].int())),
+                        b[bid::PRICE].clone(),
+                        b[bid::BIDDER].clone(),
+                        b[bid::AUCTION].clone(),
+                    ],
+                )),
+                _ => None,
+            });
+            g.operator("agg", p("agg"), GroupAggregate::STATES_WITH_DISTINCT, vec![(s, by(&[0]))], |_| {
+                Box::new(GroupAggregate::new(
+                    key(&[0]),
+                    price_range_counts(1, 2, 3),
+                    Arc::new(|k: &[Value], v: &[Value]| {
+                        let mut out = k.to_vec();
+                        out.extend_from_slice(v);
+                        out
+                    }),
+                ))
+            });
+        }
+        Query::Q16 => {
+            // [channel, day, minute of day, price, bidder, auction]
+            let s = source(&mut g, cfg, |ts, t| match t {
+                TableRow::Bid(b) => {
+                    let at = b[bid::DATE_TIME].int();
+                    Some(row(
+                        ts,
+                        0,
+                        vec![
+                            b[bid::CHANNEL].clone(),
+                            Value::Str(day(at)),
+                            Value::Int(minute_of_day(at)),
+                            b[bid::PRICE].clone(),
+                            b[bid::BIDDER].clone(),
+                            b[bid::AUCTION].clone(),
+                        ],
+                    ))
+                }
+                _ => None,
+            });
+            g.operator("agg", p("agg"), GroupAggregate::STATES_WITH_DISTINCT, vec![(s, by(&[0, 1]))], |_| {
+                let mut aggs = vec![AggFn::Max(2)];
+                let counts = price_range_counts(3, 4, 5);
+                aggs.extend(counts.fns().iter().cloned());
+                Box::new(GroupAggregate::new(
+                    key(&[0, 1]),
+                    Aggregates::with_distinct(aggs, counts.distinct().to_vec()),
+                    Arc::new(|k: &[Value], v: &[Value]| {
+                        // max(DATE_FORMAT(dateTime, 'HH:mm')): the latest
+                        // minute, as 'HH:mm' strings order as their minutes.
+                        let mut out = k.to_vec();
+                        out.push(Value::Str(hh_mm(v[0].int())));
+                        out.extend_from_slice(&v[1..]);
+                        out
+                    }),
                 ))
             });
         }
@@ -303,8 +437,146 @@ pub(super) fn build(q: Query, cfg: &QueryConfig) -> JobGraph {
                 |_| Box::new(RegularJoin::new(key(&[bid::AUCTION]), key(&[auction::ID]), Arc::new(q20_row))),
             );
         }
+        Query::Q21 => {
+            let channel_id = ChannelId::new();
+            source(&mut g, cfg, move |ts, t| match t {
+                TableRow::Bid(b) => channel_id.of(&b).map(|id| {
+                    let mut cols = pick(&b, &[bid::AUCTION, bid::BIDDER, bid::PRICE, bid::CHANNEL]);
+                    cols.push(id);
+                    row(ts, 0, cols)
+                }),
+                _ => None,
+            });
+        }
+        Query::Q22 => {
+            source(&mut g, cfg, |ts, t| match t {
+                TableRow::Bid(b) => {
+                    let url = b[bid::URL].str();
+                    let mut cols = pick(&b, &[bid::AUCTION, bid::BIDDER, bid::PRICE, bid::CHANNEL]);
+                    cols.extend((3..=5).map(|i| split_index(url, '/', i)));
+                    Some(row(ts, 0, cols))
+                }
+                _ => None,
+            });
+        }
     }
     g
+}
+
+/// q9's bid columns: auction, bidder, price, dateTime, extra.
+const Q9_BID: &[usize] = &[bid::AUCTION, bid::BIDDER, bid::PRICE, bid::DATE_TIME, bid::EXTRA];
+
+/// q9's joined row, for a bid between the auction's start and expiry.
+pub(super) fn q9_row(a: &Row, b: &Row) -> Option<Row> {
+    let t = b.int(3);
+    (a.int(auction::DATE_TIME) <= t && t <= a.int(auction::EXPIRES)).then(|| {
+        let mut cols = a.cols.clone();
+        cols.extend_from_slice(&b.cols);
+        row(0, 0, cols)
+    })
+}
+
+/// q9's ranking of joined rows: price descending, then earlier bid time;
+/// ties by the row.
+pub(super) fn q9_order(a: &[Value], b: &[Value]) -> Ordering {
+    const PRICE: usize = 12;
+    const TIME: usize = 13;
+    b[PRICE].int().cmp(&a[PRICE].int()).then(a[TIME].int().cmp(&b[TIME].int())).then_with(|| a.cmp(b))
+}
+
+/// Where q10 writes: `out/bid/dt=yyyy-MM-dd/hm=HH%3Amm/`, committed a
+/// minute after the partition's minute ('sink.partition-commit.delay' =
+/// '1 min', partition time '$dt $hm:00').
+fn q10_files(cfg: &QueryConfig) -> PartitionedFiles {
+    PartitionedFiles {
+        dir: cfg.out.join("bid"),
+        partition_by: &["dt", "hm"],
+        commit_time: Arc::new(|v: &[Value]| {
+            let minute = |hm: &str| -> Option<i64> {
+                let (h, m) = hm.split_once(':')?;
+                Some(h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?)
+            };
+            let start = parse_day(v[0].str()).zip(minute(v[1].str())).map(|(d, m)| d * 86_400_000 + m * 60_000);
+            // The trigger needs the watermark strictly past time + delay.
+            start.map_or(u64::MAX, |t| (t + 60_000 + 1).max(0) as u64)
+        }),
+    }
+}
+
+/// q14's row from a bid, if its euro price is within (1M, 50M).
+pub(super) fn q14_row(b: Vec<Value>) -> Option<Vec<Value>> {
+    let euro_milli = b[bid::PRICE].int() * 908;
+    if !(euro_milli > 1_000_000_000 && euro_milli < 50_000_000_000) {
+        return None;
+    }
+    let at = b[bid::DATE_TIME].int();
+    let time_type = match hour(at) {
+        8..=18 => "dayTime",
+        h if h <= 6 || h >= 20 => "nightTime",
+        _ => "otherTime",
+    };
+    let c_counts = b[bid::EXTRA].str().bytes().filter(|&c| c == b'c').count() as i64;
+    Some(vec![
+        b[bid::AUCTION].clone(),
+        b[bid::BIDDER].clone(),
+        Value::Milli(euro_milli),
+        Value::Str(time_type.to_string()),
+        b[bid::DATE_TIME].clone(),
+        b[bid::EXTRA].clone(),
+        Value::Int(c_counts),
+    ])
+}
+
+/// q15's and q16's counts over columns price, bidder and auction: bids,
+/// then distinct bidders, then distinct auctions, each in all and in the
+/// three price ranges.
+fn price_range_counts(price: usize, bidder: usize, auction: usize) -> Aggregates {
+    let ranges: [RowPredicate; 3] = [
+        Arc::new(move |r: &Row| r.int(price) < 10_000),
+        Arc::new(move |r: &Row| (10_000..1_000_000).contains(&r.int(price))),
+        Arc::new(move |r: &Row| r.int(price) >= 1_000_000),
+    ];
+    let filters: Vec<Option<RowPredicate>> = std::iter::once(None).chain(ranges.iter().cloned().map(Some)).collect();
+    let mut fns = vec![AggFn::Count];
+    fns.extend(ranges.iter().cloned().map(AggFn::CountIf));
+    Aggregates::with_distinct(
+        fns,
+        vec![DistinctCount { col: bidder, filters: filters.clone() }, DistinctCount { col: auction, filters }],
+    )
+}
+
+/// q21's channel id: `0` to `3` for Apple, Google, Facebook and Baidu
+/// (any case), else the URL's `channel_id` parameter; `None` (the row is
+/// dropped) when neither gives one.
+pub(super) struct ChannelId {
+    param: regex::Regex,
+}
+
+impl ChannelId {
+    pub(super) fn new() -> ChannelId {
+        ChannelId { param: regex::Regex::new("(&|^)channel_id=([^&]*)").expect("a valid regular expression") }
+    }
+
+    pub(super) fn of(&self, b: &[Value]) -> Option<Value> {
+        const KNOWN: [&str; 4] = ["apple", "google", "facebook", "baidu"];
+        let channel = b[bid::CHANNEL].str();
+        let known = if channel.is_ascii() {
+            KNOWN.iter().position(|k| k.eq_ignore_ascii_case(channel))
+        } else {
+            let lower = channel.to_lowercase();
+            KNOWN.iter().position(|k| *k == lower)
+        };
+        match known {
+            Some(i) => Some(Value::Str(i.to_string())),
+            None => self.param.captures(b[bid::URL].str()).and_then(|c| c.get(2)).map(|m| Value::Str(m.as_str().into())),
+        }
+    }
+}
+
+/// `SPLIT_INDEX(s, sep, i)`: the `i`-th part (from 0), or NULL past the
+/// last.
+pub(super) fn split_index(s: &str, sep: char, i: usize) -> Value {
+    s.split(sep).nth(i).map_or(Value::Null, |p| Value::Str(p.to_string()))
 }
 
 /// [key, count, start, end] of a window count.

@@ -17,6 +17,7 @@ pub mod tables;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::nexmark::NexmarkParams;
@@ -42,10 +43,25 @@ pub enum Query {
     Q7,
     /// New users who opened an auction in the same 10 s window.
     Q8,
+    /// Winning bids: each auction's highest bid between its start and its
+    /// expiry (a join, then the top 1 per auction).
+    Q9,
+    /// Bids written to CSV files partitioned by day and minute.
+    Q10,
     /// Bids per bidder session (10 s gap).
     Q11,
     /// Bids per bidder per 10 s processing-time window.
     Q12,
+    /// Bids joined with a bounded side input on `auction % 10000`.
+    Q13,
+    /// Bids between 1,000,000 and 50,000,000 (in euro), with the time of
+    /// day and the count of `c` in `extra`.
+    Q14,
+    /// Per day: bid, bidder and auction counts in three price ranges
+    /// (distinct counts).
+    Q15,
+    /// Q15 per channel and day, with the day's latest minute.
+    Q16,
     /// Per auction and day: bid counts and price statistics.
     Q17,
     /// The last bid per bidder and auction.
@@ -54,11 +70,16 @@ pub enum Query {
     Q19,
     /// Bids joined with their auction, for auctions of category 10.
     Q20,
+    /// Bids of known channels, with the channel's id from the channel name
+    /// or the URL (CASE and a regular expression).
+    Q21,
+    /// Bids with their URL's first three directories.
+    Q22,
 }
 
 impl Query {
     /// Every query, in order.
-    pub const ALL: [Query; 14] = [
+    pub const ALL: [Query; 22] = [
         Query::Q0,
         Query::Q1,
         Query::Q2,
@@ -67,15 +88,23 @@ impl Query {
         Query::Q5,
         Query::Q7,
         Query::Q8,
+        Query::Q9,
+        Query::Q10,
         Query::Q11,
         Query::Q12,
+        Query::Q13,
+        Query::Q14,
+        Query::Q15,
+        Query::Q16,
         Query::Q17,
         Query::Q18,
         Query::Q19,
         Query::Q20,
+        Query::Q21,
+        Query::Q22,
     ];
 
-    /// The query's name, `q0` to `q20`.
+    /// The query's name, `q0` to `q22`.
     pub fn name(self) -> &'static str {
         match self {
             Query::Q0 => "q0",
@@ -86,12 +115,20 @@ impl Query {
             Query::Q5 => "q5",
             Query::Q7 => "q7",
             Query::Q8 => "q8",
+            Query::Q9 => "q9",
+            Query::Q10 => "q10",
             Query::Q11 => "q11",
             Query::Q12 => "q12",
+            Query::Q13 => "q13",
+            Query::Q14 => "q14",
+            Query::Q15 => "q15",
+            Query::Q16 => "q16",
             Query::Q17 => "q17",
             Query::Q18 => "q18",
             Query::Q19 => "q19",
             Query::Q20 => "q20",
+            Query::Q21 => "q21",
+            Query::Q22 => "q22",
         }
     }
 
@@ -105,7 +142,29 @@ impl Query {
             Query::Q5 => &["auction", "num"],
             Query::Q7 => &["auction", "price", "bidder", "dateTime", "extra"],
             Query::Q8 => &["id", "name", "stime"],
+            Query::Q9 => &[
+                "id",
+                "itemName",
+                "description",
+                "initialBid",
+                "reserve",
+                "dateTime",
+                "expires",
+                "seller",
+                "category",
+                "extra",
+                "auction",
+                "bidder",
+                "price",
+                "bid_dateTime",
+                "bid_extra",
+            ],
+            Query::Q10 => &["auction", "bidder", "price", "dateTime", "extra", "dt", "hm"],
             Query::Q11 | Query::Q12 => &["bidder", "bid_count", "starttime", "endtime"],
+            Query::Q13 => &["auction", "bidder", "price", "dateTime", "value"],
+            Query::Q14 => &["auction", "bidder", "price", "bidTimeType", "dateTime", "extra", "c_counts"],
+            Query::Q15 => &Q15_COLUMNS,
+            Query::Q16 => &Q16_COLUMNS,
             Query::Q17 => &[
                 "auction",
                 "day",
@@ -138,6 +197,8 @@ impl Query {
                 "category",
                 "auction_extra",
             ],
+            Query::Q21 => &["auction", "bidder", "price", "channel", "channel_id"],
+            Query::Q22 => &["auction", "bidder", "price", "channel", "dir1", "dir2", "dir3"],
         }
     }
 
@@ -167,6 +228,44 @@ impl FromStr for Query {
     }
 }
 
+/// q15's columns: the day, then bids, bidders and auctions, each in all
+/// and in three price ranges.
+const Q15_COLUMNS: [&str; 13] = [
+    "day",
+    "total_bids",
+    "rank1_bids",
+    "rank2_bids",
+    "rank3_bids",
+    "total_bidders",
+    "rank1_bidders",
+    "rank2_bidders",
+    "rank3_bidders",
+    "total_auctions",
+    "rank1_auctions",
+    "rank2_auctions",
+    "rank3_auctions",
+];
+
+/// q16's columns: q15's with the channel in front and the minute after
+/// the day.
+const Q16_COLUMNS: [&str; 15] = [
+    "channel",
+    "day",
+    "minute",
+    "total_bids",
+    "rank1_bids",
+    "rank2_bids",
+    "rank3_bids",
+    "total_bidders",
+    "rank1_bidders",
+    "rank2_bidders",
+    "rank3_bidders",
+    "total_auctions",
+    "rank1_auctions",
+    "rank2_auctions",
+    "rank3_auctions",
+];
+
 /// What to build a query's graph with.
 #[derive(Clone, Debug)]
 pub struct QueryConfig {
@@ -176,12 +275,15 @@ pub struct QueryConfig {
     pub parallelism: u32,
     /// Parallelism by operator name.
     pub operator_parallelism: HashMap<String, u32>,
+    /// Where queries that write files write them: q10 writes its table
+    /// under `out/bid`.
+    pub out: PathBuf,
 }
 
 impl QueryConfig {
-    /// Every operator at `parallelism`.
+    /// Every operator at `parallelism`, files under `out/run`.
     pub fn new(params: NexmarkParams, parallelism: u32) -> QueryConfig {
-        QueryConfig { params, parallelism, operator_parallelism: HashMap::new() }
+        QueryConfig { params, parallelism, operator_parallelism: HashMap::new(), out: PathBuf::from("out/run") }
     }
 
     /// The parallelism of `operator`.

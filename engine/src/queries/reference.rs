@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::build::q19_order;
-use super::tables::{auction, bid, day, person, table_row, TableRow};
+use super::build::{q19_order, q9_order};
+use super::tables::{auction, bid, day, hh_mm, minute_of_day, person, table_row, timestamp, TableRow};
 use super::Query;
 use crate::nexmark::NexmarkParams;
 use crate::row::{self, Row, RowKind, Value};
@@ -172,6 +172,42 @@ pub fn reference(query: Query, params: &NexmarkParams) -> Vec<Vec<Value>> {
                 .map(|(w, id, name)| vec![Value::Int(id), Value::Str(name), Value::Int(w)])
                 .collect()
         }
+        Query::Q9 => {
+            let auctions: HashMap<i64, &Vec<Value>> = t.auctions.iter().map(|a| (i(&a[auction::ID]), a)).collect();
+            let mut best: HashMap<i64, Vec<Value>> = HashMap::new();
+            for b in &t.bids {
+                let Some(a) = auctions.get(&i(&b[bid::AUCTION])) else { continue };
+                let at = i(&b[bid::DATE_TIME]);
+                if at < i(&a[auction::DATE_TIME]) || at > i(&a[auction::EXPIRES]) {
+                    continue;
+                }
+                let mut r = a.to_vec();
+                r.extend([b[0].clone(), b[1].clone(), b[2].clone(), b[5].clone(), b[6].clone()]);
+                match best.get(&i(&a[auction::ID])) {
+                    Some(old) if q9_order(old, &r).is_le() => {}
+                    _ => {
+                        best.insert(i(&a[auction::ID]), r);
+                    }
+                }
+            }
+            best.into_values().collect()
+        }
+        Query::Q10 => t
+            .bids
+            .iter()
+            .map(|b| {
+                let at = i(&b[bid::DATE_TIME]);
+                vec![
+                    b[0].clone(),
+                    b[1].clone(),
+                    b[2].clone(),
+                    Value::Str(timestamp(at)),
+                    b[6].clone(),
+                    Value::Str(day(at)),
+                    Value::Str(hh_mm(minute_of_day(at))),
+                ]
+            })
+            .collect(),
         Query::Q11 => {
             let mut times: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
             for b in &t.bids {
@@ -200,6 +236,49 @@ pub fn reference(query: Query, params: &NexmarkParams) -> Vec<Vec<Value>> {
             }
             n.into_iter().map(|(k, v)| vec![Value::Int(k), Value::Int(v)]).collect()
         }
+        Query::Q13 => t
+            .bids
+            .iter()
+            .map(|b| {
+                let value = Value::Str((i(&b[bid::AUCTION]) % 10_000).to_string());
+                vec![b[0].clone(), b[1].clone(), b[2].clone(), b[5].clone(), value]
+            })
+            .collect(),
+        Query::Q14 => t
+            .bids
+            .iter()
+            .filter(|b| {
+                let euro = i(&b[bid::PRICE]) as f64 * 0.908;
+                euro > 1_000_000.0 && euro < 50_000_000.0
+            })
+            .map(|b| {
+                let at = i(&b[bid::DATE_TIME]);
+                let h = (at / 3_600_000) % 24;
+                let kind = if (8..=18).contains(&h) {
+                    "dayTime"
+                } else if h <= 6 || h >= 20 {
+                    "nightTime"
+                } else {
+                    "otherTime"
+                };
+                let cs = b[bid::EXTRA].str().matches('c').count() as i64;
+                vec![
+                    b[0].clone(),
+                    b[1].clone(),
+                    Value::Milli(i(&b[bid::PRICE]) * 908),
+                    Value::Str(kind.into()),
+                    b[5].clone(),
+                    b[6].clone(),
+                    Value::Int(cs),
+                ]
+            })
+            .collect(),
+        Query::Q15 => distinct_counts(&t.bids, |b| vec![Value::Str(day(i(&b[bid::DATE_TIME])))], false),
+        Query::Q16 => distinct_counts(
+            &t.bids,
+            |b| vec![b[bid::CHANNEL].clone(), Value::Str(day(i(&b[bid::DATE_TIME])))],
+            true,
+        ),
         Query::Q17 => {
             let mut groups: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
             for b in &t.bids {
@@ -276,7 +355,75 @@ pub fn reference(query: Query, params: &NexmarkParams) -> Vec<Vec<Value>> {
             }
             out
         }
+        Query::Q21 => t
+            .bids
+            .iter()
+            .filter_map(|b| {
+                let id = match b[bid::CHANNEL].str().to_lowercase().as_str() {
+                    "apple" => Some("0".to_string()),
+                    "google" => Some("1".to_string()),
+                    "facebook" => Some("2".to_string()),
+                    "baidu" => Some("3".to_string()),
+                    // The first '&'-separated part (or the start) that
+                    // begins with the parameter.
+                    _ => b[bid::URL].str().split('&').find_map(|p| p.strip_prefix("channel_id=")).map(String::from),
+                }?;
+                Some(vec![b[0].clone(), b[1].clone(), b[2].clone(), b[3].clone(), Value::Str(id)])
+            })
+            .collect(),
+        Query::Q22 => t
+            .bids
+            .iter()
+            .map(|b| {
+                let parts: Vec<&str> = b[bid::URL].str().split('/').collect();
+                let dir = |n: usize| parts.get(n).map_or(Value::Null, |p| Value::Str(p.to_string()));
+                vec![b[0].clone(), b[1].clone(), b[2].clone(), b[3].clone(), dir(3), dir(4), dir(5)]
+            })
+            .collect(),
     };
     out.sort();
     out
+}
+
+/// q15 (per day) and q16 (per channel and day, with the latest minute):
+/// bids, distinct bidders and distinct auctions, in all and per price
+/// range.
+fn distinct_counts(bids: &[Vec<Value>], group: impl Fn(&Vec<Value>) -> Vec<Value>, minute: bool) -> Vec<Vec<Value>> {
+    #[derive(Default)]
+    struct Group {
+        latest: i64,
+        bids: [i64; 4],
+        bidders: [HashSet<i64>; 4],
+        auctions: [HashSet<i64>; 4],
+    }
+    let mut groups: BTreeMap<Vec<Value>, Group> = BTreeMap::new();
+    for b in bids {
+        let g = groups.entry(group(b)).or_default();
+        g.latest = g.latest.max(minute_of_day(i(&b[bid::DATE_TIME])));
+        let price = i(&b[bid::PRICE]);
+        let range = if price < 10_000 {
+            1
+        } else if price < 1_000_000 {
+            2
+        } else {
+            3
+        };
+        for k in [0, range] {
+            g.bids[k] += 1;
+            g.bidders[k].insert(i(&b[bid::BIDDER]));
+            g.auctions[k].insert(i(&b[bid::AUCTION]));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(mut key, g)| {
+            if minute {
+                key.push(Value::Str(hh_mm(g.latest)));
+            }
+            key.extend(g.bids.iter().map(|&n| Value::Int(n)));
+            key.extend(g.bidders.iter().map(|s| Value::Int(s.len() as i64)));
+            key.extend(g.auctions.iter().map(|s| Value::Int(s.len() as i64)));
+            key
+        })
+        .collect()
 }

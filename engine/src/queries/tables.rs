@@ -152,8 +152,75 @@ pub fn day(ts_ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Days since 1970-01-01 of a `yyyy-MM-dd` date (the inverse of [`day`]).
+pub fn parse_day(s: &str) -> Option<i64> {
+    let mut parts = s.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // H. Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// `HOUR(ts)` in UTC.
+pub fn hour(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(3_600_000).rem_euclid(24)
+}
+
+/// Minutes since midnight UTC.
+pub fn minute_of_day(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(60_000).rem_euclid(1440)
+}
+
+/// `DATE_FORMAT(ts, 'HH:mm')` from minutes since midnight.
+pub fn hh_mm(minute_of_day: i64) -> String {
+    format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
+}
+
+/// A `TIMESTAMP(3)` as Flink's CSV format writes it:
+/// `yyyy-MM-dd HH:mm:ss.SSS`.
+pub fn timestamp(ts_ms: i64) -> String {
+    let ms = ts_ms.rem_euclid(86_400_000);
+    format!(
+        "{} {:02}:{:02}:{:02}.{:03}",
+        day(ts_ms),
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// Rows of q13's side input, as the Nexmark suite generates its
+/// `side_input.txt`: keys 0 to 9,999, each with its own decimal as value.
+pub const SIDE_INPUT_ROWS: i64 = 10_000;
+
+/// The value of q13's side input row `key`, if there is one.
+pub fn side_input_value(key: i64) -> Option<String> {
+    (0..SIDE_INPUT_ROWS).contains(&key).then(|| key.to_string())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_and_times_format_and_parse_in_utc() {
+        for ts in [0, 951_782_400_000, 1_700_000_000_000, 1_436_918_401_123] {
+            assert_eq!(super::parse_day(&super::day(ts)), Some(ts.div_euclid(86_400_000)));
+        }
+        assert_eq!(super::timestamp(1_436_918_401_123), "2015-07-15 00:00:01.123");
+        assert_eq!(super::timestamp(1_700_000_000_000), "2023-11-14 22:13:20.000");
+        assert_eq!(super::hour(1_700_000_000_000), 22);
+        assert_eq!(super::hh_mm(super::minute_of_day(1_700_000_000_000)), "22:13");
+        assert_eq!(super::parse_day("2023-13-01"), None);
+        assert_eq!(super::parse_day("x"), None);
+    }
+
     #[test]
     fn days_format_in_utc() {
         assert_eq!(super::day(1_700_000_000_000), "2023-11-14");

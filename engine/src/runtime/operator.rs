@@ -16,6 +16,14 @@ pub enum OpError {
     /// State held bytes that do not decode.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// A sink could not write its output.
+    #[error("writing {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
 }
 
 /// A stateful or stateless stream operator (one instance per subtask).
