@@ -177,6 +177,7 @@ impl JobArgs {
         )?;
         let mut query_config = QueryConfig::new(params, p.unwrap_or(1));
         query_config.operator_parallelism = per_p;
+        query_config.out = out.to_path_buf();
 
         let (backend, state_dir) = match self.state {
             StateArg::Memory => (Backend::Memory, None),
