@@ -76,8 +76,9 @@ impl GroupAggregate {
 
 /// The counts a distinct value has entered, from its state entry.
 fn seen_flags(bytes: &[u8]) -> Result<u64, crate::row::DecodeError> {
-    let b: [u8; 8] =
-        bytes.try_into().map_err(|_| crate::row::DecodeError { offset: 0, reason: "distinct flags of the wrong length" })?;
+    let b: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| crate::row::DecodeError { offset: 0, reason: "distinct flags of the wrong length" })?;
     Ok(u64::from_be_bytes(b))
 }
 

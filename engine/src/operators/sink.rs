@@ -65,7 +65,10 @@ pub fn escape_path_name(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let escaped = (c as u32) < 0x20
-            || matches!(c, '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\u{7f}' | '{' | '[' | ']' | '^');
+            || matches!(
+                c,
+                '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\u{7f}' | '{' | '[' | ']' | '^'
+            );
         if escaped {
             let _ = write!(out, "%{:02X}", c as u32);
         } else {
@@ -278,7 +281,11 @@ mod tests {
     fn csv_lines_quote_what_needs_it() {
         let mut out = Vec::new();
         let mut field = String::new();
-        csv_line(&[Value::Int(3), Value::Str("a,b".into()), Value::Str("say \"hi\"".into()), Value::Null], &mut field, &mut out);
+        csv_line(
+            &[Value::Int(3), Value::Str("a,b".into()), Value::Str("say \"hi\"".into()), Value::Null],
+            &mut field,
+            &mut out,
+        );
         assert_eq!(String::from_utf8(out).unwrap(), "3,\"a,b\",\"say \"\"hi\"\"\",\n");
     }
 }

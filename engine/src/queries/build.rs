@@ -263,9 +263,13 @@ pub(super) fn build(q: Query, cfg: &QueryConfig) -> JobGraph {
             let files = q10_files(cfg);
             let w = {
                 let files = files.clone();
-                g.operator("writer", p("writer"), PartitionedFileWriter::STATES, vec![(s, Partition::Forward)], move |_| {
-                    Box::new(PartitionedFileWriter::new(files.clone()))
-                })
+                g.operator(
+                    "writer",
+                    p("writer"),
+                    PartitionedFileWriter::STATES,
+                    vec![(s, Partition::Forward)],
+                    move |_| Box::new(PartitionedFileWriter::new(files.clone())),
+                )
             };
             // One committer, as in Flink, unless --parallelism says otherwise.
             let committers = cfg.operator_parallelism.get("committer").copied().unwrap_or(1);
@@ -568,7 +572,9 @@ impl ChannelId {
         };
         match known {
             Some(i) => Some(Value::Str(i.to_string())),
-            None => self.param.captures(b[bid::URL].str()).and_then(|c| c.get(2)).map(|m| Value::Str(m.as_str().into())),
+            None => {
+                self.param.captures(b[bid::URL].str()).and_then(|c| c.get(2)).map(|m| Value::Str(m.as_str().into()))
+            }
         }
     }
 }

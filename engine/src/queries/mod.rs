@@ -5,11 +5,21 @@
 //! Two deliberate differences, both for reproducibility:
 //! - the `nexmark` crate writes US states in lowercase, so q3 filters on
 //!   `or`, `id` and `ca` where the SQL says `'OR'`, `'ID'`, `'CA'`;
-//! - where Flink breaks ranking ties by arrival order (q18, q19), these
+//! - where Flink breaks ranking ties by arrival order (q9, q18, q19), these
 //!   operators use a total order on the row (see [`crate::operators::rank`]).
 //!
 //! q12 windows by processing time, so its per-window counts depend on the
 //! wall clock; its per-bidder totals do not.
+//!
+//! q13's side input is the table the Nexmark suite generates for it
+//! (`side_input_gen.sh`: keys 0 to 9,999, each with its own decimal as
+//! value), built in rather than read from a file; Flink's lookup join
+//! reads it once and keeps no state, and so does q13 here. q10 writes its
+//! rows as Flink's filesystem sink does (see [`crate::operators::sink`])
+//! under [`QueryConfig::out`]`/bid`, and emits none. q21's and q22's string
+//! functions follow Flink's: `lower` compares case-insensitively,
+//! `REGEXP_EXTRACT` takes the first match, `SPLIT_INDEX` past the last part
+//! is NULL.
 
 mod build;
 pub mod reference;

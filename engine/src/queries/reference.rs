@@ -274,11 +274,9 @@ pub fn reference(query: Query, params: &NexmarkParams) -> Vec<Vec<Value>> {
             })
             .collect(),
         Query::Q15 => distinct_counts(&t.bids, |b| vec![Value::Str(day(i(&b[bid::DATE_TIME])))], false),
-        Query::Q16 => distinct_counts(
-            &t.bids,
-            |b| vec![b[bid::CHANNEL].clone(), Value::Str(day(i(&b[bid::DATE_TIME])))],
-            true,
-        ),
+        Query::Q16 => {
+            distinct_counts(&t.bids, |b| vec![b[bid::CHANNEL].clone(), Value::Str(day(i(&b[bid::DATE_TIME])))], true)
+        }
         Query::Q17 => {
             let mut groups: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
             for b in &t.bids {

@@ -187,14 +187,7 @@ pub fn hh_mm(minute_of_day: i64) -> String {
 /// `yyyy-MM-dd HH:mm:ss.SSS`.
 pub fn timestamp(ts_ms: i64) -> String {
     let ms = ts_ms.rem_euclid(86_400_000);
-    format!(
-        "{} {:02}:{:02}:{:02}.{:03}",
-        day(ts_ms),
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    format!("{} {:02}:{:02}:{:02}.{:03}", day(ts_ms), ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
 /// Rows of q13's side input, as the Nexmark suite generates its
