@@ -4,14 +4,11 @@
 
 mod common;
 
-use common::{assert_same_rows, per_bidder_totals};
-use std::path::Path;
+use common::{as_written, assert_same_rows, committed_rows, per_bidder_totals};
 
 use engine::nexmark::{NexmarkParams, Preset};
-use engine::operators::sink::unescape_path_name;
 use engine::queries::reference::{materialize, reference};
 use engine::queries::{build, Query, QueryConfig};
-use engine::row::Value;
 use engine::runtime::{run, Backend, RocksConfig, RunConfig};
 
 /// 40 s of event time at 1000 events/s: four tumbling windows, twenty hops,
@@ -48,10 +45,8 @@ fn check(query: Query) {
                 Query::Q12 => got = per_bidder_totals(got),
                 Query::Q10 => {
                     assert!(got.is_empty(), "{label}: the file sink emitted rows");
-                    let mut want: Vec<Vec<Value>> =
-                        want.iter().map(|r| r.iter().map(|v| Value::Str(v.to_string())).collect()).collect();
-                    want.sort();
-                    assert_same_rows(&label, &committed_rows(&query_config.out.join("bid")), &want);
+                    let got = committed_rows(&query_config.out.join("bid"));
+                    assert_same_rows(&label, &got, &as_written(&want));
                     continue;
                 }
                 _ => {}
@@ -59,45 +54,6 @@ fn check(query: Query) {
             assert_same_rows(&label, &got, &want);
         }
     }
-}
-
-/// Every row q10 wrote under `table`, with its partition values from the
-/// path, sorted; fails on a file still in progress or a partition without
-/// `_SUCCESS`.
-fn committed_rows(table: &Path) -> Vec<Vec<Value>> {
-    let mut rows = Vec::new();
-    let mut partitions = 0;
-    for dt in std::fs::read_dir(table).unwrap() {
-        let dt = dt.unwrap().path();
-        for hm in std::fs::read_dir(&dt).unwrap() {
-            let hm = hm.unwrap().path();
-            partitions += 1;
-            assert!(hm.join("_SUCCESS").exists(), "{} was never committed", hm.display());
-            let part = |p: &Path, name: &str| {
-                let file = p.file_name().unwrap().to_str().unwrap().to_string();
-                let value = file.strip_prefix(&format!("{name}=")).unwrap_or_else(|| panic!("{file}: not {name}=..."));
-                Value::Str(unescape_path_name(value))
-            };
-            let (dt_value, hm_value) = (part(&dt, "dt"), part(&hm, "hm"));
-            for f in std::fs::read_dir(&hm).unwrap() {
-                let f = f.unwrap().path();
-                let name = f.file_name().unwrap().to_str().unwrap().to_string();
-                assert!(!name.ends_with(".inprogress"), "{} is still in progress", f.display());
-                if name == "_SUCCESS" {
-                    continue;
-                }
-                let mut reader = csv::ReaderBuilder::new().has_headers(false).from_path(&f).unwrap();
-                for record in reader.records() {
-                    let mut row: Vec<Value> = record.unwrap().iter().map(|s| Value::Str(s.to_string())).collect();
-                    row.extend([dt_value.clone(), hm_value.clone()]);
-                    rows.push(row);
-                }
-            }
-        }
-    }
-    assert!(partitions > 0, "no partitions under {}", table.display());
-    rows.sort();
-    rows
 }
 
 macro_rules! query_tests {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{assert_same_rows, per_bidder_totals};
+use common::{as_written, assert_same_rows, committed_rows, per_bidder_totals};
 use engine::nexmark::{NexmarkParams, Preset};
 use engine::queries::reference::{materialize, reference};
 use engine::queries::{build, Query, QueryConfig};
@@ -149,8 +149,8 @@ macro_rules! rescale_tests {
 
 rescale_tests! {
     q3 => Query::Q3, q4 => Query::Q4, q5 => Query::Q5, q7 => Query::Q7, q8 => Query::Q8,
-    q11 => Query::Q11, q12 => Query::Q12, q17 => Query::Q17, q18 => Query::Q18, q19 => Query::Q19,
-    q20 => Query::Q20,
+    q9 => Query::Q9, q11 => Query::Q11, q12 => Query::Q12, q15 => Query::Q15, q16 => Query::Q16,
+    q17 => Query::Q17, q18 => Query::Q18, q19 => Query::Q19, q20 => Query::Q20,
 }
 
 /// Bad changes are refused with the reason, and the job runs on.
@@ -191,4 +191,28 @@ fn bad_changes_are_refused_and_the_job_keeps_running() {
     let out = job.wait().unwrap();
     let got = materialize(out.results.unwrap()).unwrap();
     assert_eq!(got, reference(Query::Q20, &params()));
+}
+
+/// q10's file writers keep their parallelism (their in-progress files are
+/// theirs to finish); its committer rescales, and every row is still
+/// written once and committed.
+#[test]
+fn q10_rescales_its_committer_and_keeps_its_writers() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut cfg = RunConfig::new(Backend::Memory);
+    cfg.rate = Some(RATE);
+    cfg.batch_size = 64;
+    let mut query_config = QueryConfig::new(params(), 2);
+    query_config.out = dir.path().join("q10");
+    let job = start(build(Query::Q10, &query_config), &cfg).unwrap();
+    let c = job.control();
+    let refused = c.rescale("writer", 3, RescaleOptions::default()).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("`writer` keeps its parallelism"), "{refused}");
+    for p in [3, 1] {
+        let options = RescaleOptions { strategy: Strategy::Progressive, batch: 8, ..RescaleOptions::default() };
+        c.rescale("committer", p, options).unwrap();
+    }
+    job.wait().unwrap();
+    let got = committed_rows(&query_config.out.join("bid"));
+    assert_same_rows("q10 with its committer rescaled", &got, &as_written(&reference(Query::Q10, &params())));
 }

@@ -52,9 +52,8 @@ pub struct CurvePoint {
     /// Seconds of useful time this operator would gain (or lose) at this
     /// size, phase by phase of the run ([`Profile::phases`]): the change in
     /// misses times the fixed cost of a read plus the change in bytes
-    /// missed times the cost of a byte, calibrated; where the size misses
-    /// less than the run did, scaled up to what the run's timed reads cost
-    /// in that phase.
+    /// missed times the cost of a byte, calibrated, scaled up to what the
+    /// run's timed reads cost in that phase.
     #[serde(default)]
     pub phase_extra_s: Vec<f64>,
     /// Share of the user lookups that are of blocks charging more than one
@@ -244,6 +243,10 @@ pub struct Traces {
     pub keys: Option<PathBuf>,
 }
 
+/// Fewer reads than this in a phase time its read cost too roughly to
+/// scale the calibrated cost by; the phase takes the whole run's factor.
+const MIN_TIMED_READS: u64 = 100;
+
 /// What block reads and cache hits cost on this machine, calibrated
 /// beside a profiling run.
 #[derive(Clone, Copy, Debug)]
@@ -331,21 +334,31 @@ pub fn analyze(
         let lookups = op.block_cache_hits + op.block_cache_misses;
         let read = costs.read;
         let run = at(cache_size);
-        // A miss the run did not make costs a read through RocksDB's path
-        // as calibrated on an idle disk: the misses a smaller cache adds
-        // are mostly rereads of hot index and filter blocks, and run at
-        // that speed (q18's disk-bound runs read within 10% of it). A miss
-        // the run made and a larger cache avoids saves what the run's
-        // timed reads say it cost in that phase, which can be several
-        // times the calibrated cost when compaction I/O competes with it.
+        // Every miss, one the run made that a larger cache avoids or one a
+        // smaller cache adds, costs a read through RocksDB's path as
+        // calibrated on an idle disk, scaled up to what the run's own timed
+        // reads cost in that phase: beside a running LSM (flushes and
+        // compactions writing, the other operators reading) a 4 KiB read
+        // takes about 1.5 times its idle cost (q9 and q19 at large-state:
+        // 90-112 µs against 64-68 µs calibrated), and when compaction
+        // competes with large filter reads several times it (q20, whole
+        // filters: 3.6 times). A phase in which the run read too little
+        // to time takes the operator's factor over the whole run.
+        let factor = |calibrated: f64, timed: f64| if calibrated > 0.0 { (timed / calibrated).max(1.0) } else { 1.0 };
+        let run_total = match (run.1.first(), run.1.last()) {
+            (Some(first), Some(last)) => last.since(first),
+            _ => Counts::default(),
+        };
+        let whole_run = factor(
+            read.micros(run_total.misses as f64, run_total.byte_misses as f64),
+            phases.iter().filter_map(|p| p.read_us.get(stage)).sum(),
+        );
         let paid = |j: usize, r: &Counts| -> f64 {
-            let calibrated = read.micros(r.misses as f64, r.byte_misses as f64);
-            let timed = phases.get(j).and_then(|p| p.read_us.get(stage)).copied().unwrap_or(0.0);
-            if calibrated > 0.0 {
-                (timed / calibrated).max(1.0)
-            } else {
-                1.0
+            if r.misses < MIN_TIMED_READS {
+                return whole_run;
             }
+            let timed = phases.get(j).and_then(|p| p.read_us.get(stage)).copied().unwrap_or(0.0);
+            factor(read.micros(r.misses as f64, r.byte_misses as f64), timed)
         };
         let phase_extra = |counts: &[Counts]| -> Vec<f64> {
             counts
@@ -356,11 +369,7 @@ pub fn analyze(
                     let (c, r) = (c[1].since(&c[0]), r[1].since(&r[0]));
                     let us =
                         read.micros(c.misses as f64 - r.misses as f64, c.byte_misses as f64 - r.byte_misses as f64);
-                    if us < 0.0 {
-                        us * paid(j, &r) / 1e6
-                    } else {
-                        us / 1e6
-                    }
+                    us * paid(j, &r) / 1e6
                 })
                 .collect()
         };

@@ -47,7 +47,8 @@ pub enum Command {
     /// (--control-addr, JSON over HTTP: GET /job, GET /operators,
     /// PUT /operators/OP/parallelism {"parallelism": 4, "strategy":
     /// "progressive"}, PUT /operators/OP/memory {"cache": "256MiB"}).
-    /// Sources keep the parallelism they start with.
+    /// Sources keep the parallelism they start with, and so do q10's file
+    /// writers (their in-progress files are theirs to finish).
     Run(RunArgs),
     /// Profile a query's memory: run it once with block-level and key-level
     /// traces, model every stateful operator's block cache at every size,
@@ -518,7 +519,8 @@ pub struct RunArgs {
     /// Scripted rescales, TIME:OPERATOR=PARALLELISM,...: `20s:join=4,40s:join=2`
     /// gives `join` 4 subtasks 20 s into the run and 2 at 40 s. Key groups
     /// move to their new owners while the job runs; no row is lost or
-    /// duplicated. Sources keep their parallelism.
+    /// duplicated. Sources keep their parallelism, and so do q10's file
+    /// writers.
     #[arg(long, value_name = "SCHEDULE")]
     pub rescale: Option<String>,
     /// Scripted memory changes, TIME:OPERATOR=CACHE[/WRITE_BUFFERS],...:

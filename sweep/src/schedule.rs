@@ -56,6 +56,9 @@ pub fn parse_rescales(
             if graph.stage(op).is_some_and(|s| matches!(s.kind, StageKind::Source(_))) {
                 bail!("--rescale: `{op}` is a source; sources keep the parallelism they start with (--parallelism)");
             }
+            if let Some(reason) = graph.stage(op).and_then(|s| s.fixed_parallelism) {
+                bail!("--rescale: `{op}` keeps its parallelism: {reason}");
+            }
             let p: u32 = value
                 .parse()
                 .map_err(|_| anyhow!("--rescale {op}={value}: expected a parallelism (a whole number)"))?;

@@ -271,6 +271,11 @@ pub(super) fn build(q: Query, cfg: &QueryConfig) -> JobGraph {
                     move |_| Box::new(PartitionedFileWriter::new(files.clone())),
                 )
             };
+            g.fix_parallelism(
+                w,
+                "its subtasks hold in-progress files that only they can finish (Flink commits them at a \
+                 checkpoint, which the engine does not take)",
+            );
             // One committer, as in Flink, unless --parallelism says otherwise.
             let committers = cfg.operator_parallelism.get("committer").copied().unwrap_or(1);
             g.operator("committer", committers, PartitionCommitter::STATES, vec![(w, by(&[0, 1]))], move |_| {

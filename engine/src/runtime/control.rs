@@ -242,6 +242,15 @@ pub enum ControlError {
     /// Sources keep the parallelism they started with.
     #[error("operator `{0}` is a source: sources keep their parallelism")]
     Source(String),
+    /// The operator keeps its parallelism (see
+    /// [`crate::runtime::JobGraph::fix_parallelism`]).
+    #[error("operator `{operator}` keeps its parallelism: {reason}")]
+    FixedParallelism {
+        /// The operator.
+        operator: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// Parallelism out of range.
     #[error("operator `{operator}`: parallelism {requested} is outside 1..={max} (the maximum parallelism)")]
     Parallelism {
@@ -358,6 +367,9 @@ impl Control {
                 let i = self.stage(operator)?;
                 if matches!(self.rt.graph.stages[i].kind, StageKind::Source(_)) {
                     return Err(ControlError::Source(operator.clone()));
+                }
+                if let Some(reason) = self.rt.graph.stages[i].fixed_parallelism {
+                    return Err(ControlError::FixedParallelism { operator: operator.clone(), reason });
                 }
                 let max = self.rt.cfg.key_groups.max_parallelism();
                 if *parallelism == 0 || *parallelism > max {

@@ -45,6 +45,9 @@ pub struct Stage {
     /// Names of the keyed states (column families) the operator uses;
     /// empty for stateless stages.
     pub states: Vec<&'static str>,
+    /// Why the stage keeps its parallelism while the job runs, when it
+    /// must (an operator holding files open that only it can finish).
+    pub fixed_parallelism: Option<&'static str>,
 }
 
 /// A job: stages in topological order (every input names an earlier
@@ -74,6 +77,7 @@ impl JobGraph {
             kind: StageKind::Source(Arc::new(f)),
             inputs: Vec::new(),
             states: Vec::new(),
+            fixed_parallelism: None,
         });
         self.stages.len() - 1
     }
@@ -94,8 +98,15 @@ impl JobGraph {
             kind: StageKind::Operator(Arc::new(f)),
             inputs: inputs.into_iter().map(|(from, partition)| Input { from, partition }).collect(),
             states: states.to_vec(),
+            fixed_parallelism: None,
         });
         self.stages.len() - 1
+    }
+
+    /// Keeps `stage` at its parallelism for the whole run: rescales of it
+    /// are refused with `reason`.
+    pub fn fix_parallelism(&mut self, stage: usize, reason: &'static str) {
+        self.stages[stage].fixed_parallelism = Some(reason);
     }
 
     /// The stage called `name`.

@@ -20,6 +20,9 @@ pub struct Topology {
     pub inputs: Vec<Vec<usize>>,
     /// Sources.
     pub sources: Vec<bool>,
+    /// Stages that keep their parallelism (sources, and operators the
+    /// graph fixes).
+    pub fixed: Vec<bool>,
 }
 
 impl Topology {
@@ -28,6 +31,11 @@ impl Topology {
         Topology {
             inputs: graph.stages.iter().map(|s| s.inputs.iter().map(|i| i.from).collect()).collect(),
             sources: graph.stages.iter().map(|s| matches!(s.kind, StageKind::Source(_))).collect(),
+            fixed: graph
+                .stages
+                .iter()
+                .map(|s| matches!(s.kind, StageKind::Source(_)) || s.fixed_parallelism.is_some())
+                .collect(),
         }
     }
 }
@@ -143,7 +151,7 @@ fn observation(
             name: op.name.clone(),
             inputs: topo.inputs.get(i).cloned().unwrap_or_default(),
             source,
-            rescalable: !source,
+            rescalable: !topo.fixed.get(i).copied().unwrap_or(source),
             has_cache: op.stateful && op.cache_capacity.is_some(),
             parallelism: op.parallelism,
             cache_bytes: op.cache_capacity,
