@@ -53,7 +53,8 @@ pub struct CurvePoint {
     /// size, phase by phase of the run ([`Profile::phases`]): the change in
     /// misses times the fixed cost of a read plus the change in bytes
     /// missed times the cost of a byte, calibrated, scaled up to what the
-    /// run's timed reads cost in that phase.
+    /// run's timed reads cost: on average for misses the size adds, in that
+    /// phase for misses it avoids.
     #[serde(default)]
     pub phase_extra_s: Vec<f64>,
     /// Share of the user lookups that are of blocks charging more than one
@@ -243,10 +244,6 @@ pub struct Traces {
     pub keys: Option<PathBuf>,
 }
 
-/// Fewer reads than this in a phase time its read cost too roughly to
-/// scale the calibrated cost by; the phase takes the whole run's factor.
-const MIN_TIMED_READS: u64 = 100;
-
 /// What block reads and cache hits cost on this machine, calibrated
 /// beside a profiling run.
 #[derive(Clone, Copy, Debug)]
@@ -334,31 +331,41 @@ pub fn analyze(
         let lookups = op.block_cache_hits + op.block_cache_misses;
         let read = costs.read;
         let run = at(cache_size);
-        // Every miss, one the run made that a larger cache avoids or one a
-        // smaller cache adds, costs a read through RocksDB's path as
-        // calibrated on an idle disk, scaled up to what the run's own timed
-        // reads cost in that phase: beside a running LSM (flushes and
-        // compactions writing, the other operators reading) a 4 KiB read
-        // takes about 1.5 times its idle cost (q9 and q19 at large-state:
-        // 90-112 µs against 64-68 µs calibrated), and when compaction
-        // competes with large filter reads several times it (q20, whole
-        // filters: 3.6 times). A phase in which the run read too little
-        // to time takes the operator's factor over the whole run.
-        let factor = |calibrated: f64, timed: f64| if calibrated > 0.0 { (timed / calibrated).max(1.0) } else { 1.0 };
-        let run_total = match (run.1.first(), run.1.last()) {
-            (Some(first), Some(last)) => last.since(first),
-            _ => Counts::default(),
-        };
-        let whole_run = factor(
-            read.micros(run_total.misses as f64, run_total.byte_misses as f64),
-            phases.iter().filter_map(|p| p.read_us.get(stage)).sum(),
-        );
+        // A miss the run made and a larger cache avoids saves what the
+        // run's timed reads say it cost in that phase: several times the
+        // calibrated cost when compaction competes with it (q20, whole
+        // filters: 3.6 times). A miss a smaller cache adds is a new read
+        // with no phase of its own measured: it costs what the run's reads
+        // cost on average, as RocksDB timed them (`miss_cost_us`), scaled
+        // to the calibrated cost of a read of its size. Beside a running
+        // LSM (flushes and compactions writing, the other operators
+        // reading) that is well above the idle disk's: q9 at large-state
+        // read 4 KiB blocks at 195-236 µs per read against 87 µs
+        // calibrated, and the per-phase factor, dominated by a few phases
+        // right after compactions, overstated its 8 MiB point by 29%.
         let paid = |j: usize, r: &Counts| -> f64 {
-            if r.misses < MIN_TIMED_READS {
-                return whole_run;
-            }
+            let calibrated = read.micros(r.misses as f64, r.byte_misses as f64);
             let timed = phases.get(j).and_then(|p| p.read_us.get(stage)).copied().unwrap_or(0.0);
-            factor(read.micros(r.misses as f64, r.byte_misses as f64), timed)
+            if calibrated > 0.0 {
+                (timed / calibrated).max(1.0)
+            } else {
+                1.0
+            }
+        };
+        let added = {
+            let run_total = match (run.1.first(), run.1.last()) {
+                (Some(first), Some(last)) => last.since(first),
+                _ => Counts::default(),
+            };
+            let one_read = if run_total.misses > 0 {
+                read.micros(1.0, run_total.byte_misses as f64 / run_total.misses as f64)
+            } else {
+                0.0
+            };
+            match op.miss_cost_us {
+                Some(timed) if one_read > 0.0 => (timed / one_read).max(1.0),
+                _ => 1.0,
+            }
         };
         let phase_extra = |counts: &[Counts]| -> Vec<f64> {
             counts
@@ -369,7 +376,7 @@ pub fn analyze(
                     let (c, r) = (c[1].since(&c[0]), r[1].since(&r[0]));
                     let us =
                         read.micros(c.misses as f64 - r.misses as f64, c.byte_misses as f64 - r.byte_misses as f64);
-                    us * paid(j, &r) / 1e6
+                    us * if us < 0.0 { paid(j, &r) } else { added } / 1e6
                 })
                 .collect()
         };
