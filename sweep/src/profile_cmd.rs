@@ -155,6 +155,10 @@ fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
         "{query}: {} events at {:.0} events/s sustained ({:.0} events/s with the final drain)",
         s.events, s.sustained_throughput, s.throughput
     );
+    if models.is_empty() {
+        println!("{}", stateless(query));
+        return;
+    }
     println!(
         "{:<10} {:>9} {:>10} {:>10} {:>12} {:>11} {:>12} {:>9} {:>9}",
         "operator",
@@ -192,6 +196,14 @@ fn print(query: &str, s: &JobSnapshot, models: &[OperatorModel], target: f64) {
             None => println!("{}: {}.", m.name, w.why),
         }
     }
+}
+
+/// What a profile of a query without keyed state says instead of curves.
+fn stateless(query: &str) -> String {
+    format!(
+        "{query} keeps no keyed state: no operator has a block cache, so there is no curve to draw and \
+         no memory to size; its throughput is the one above at any cache size"
+    )
 }
 
 /// The run phase by phase: the source's rate, and how busy each operator
@@ -277,6 +289,9 @@ fn report(query: &str, profiled: &Profile, target: f64) -> String {
             (None, _) => format!("<strong>{}</strong>", escape(&m.name)),
         };
         verdict += &format!("<p>{head}: {}.</p>", escape(&w.why));
+    }
+    if models.is_empty() {
+        verdict += &format!("<p>{}</p>", escape(&stateless(query)));
     }
     verdict += "</div>";
     body = verdict + &body;

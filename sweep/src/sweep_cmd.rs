@@ -170,7 +170,14 @@ pub fn run(mut a: SweepArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
     let profile_path = a.out.join("profile.json");
     let csv_path = a.out.join("sweep.csv");
-    let query = a.job.setup(&a.out)?.query.name().to_string();
+    let first = a.job.setup(&a.out)?;
+    let query = first.query.name().to_string();
+    if engine::queries::build(first.query, &first.query_config).stages.iter().all(|s| s.states.is_empty()) {
+        bail!(
+            "--query {query} keeps no keyed state: no operator has a block cache, so a memory sweep has \
+             nothing to vary (`memscale run --query {query}` measures its throughput)"
+        );
+    }
 
     let configure = |cache: u64, wb: u64| -> Result<crate::job::JobSetup> {
         let mut setup = a.job.setup(&a.out)?;

@@ -330,3 +330,22 @@ fn a_sweep_started_again_runs_only_what_is_missing() {
         &["profile.json", "write buffer (64MiB at 256KiB)"],
     );
 }
+
+/// A query without keyed state (q14) has no cache to model: its profile
+/// says so instead of printing an empty table, and a sweep of it is
+/// refused with exit code 2.
+#[test]
+fn stateless_queries_are_profiled_in_words_and_not_swept() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let out = dir.path().join("profile");
+    let o = memscale(&["profile", "--query", "q14", "--events", "20000", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("q14 keeps no keyed state"), "{stdout}");
+    assert!(!stdout.contains("miss_cost"), "an empty table: {stdout}");
+    let sweep = dir.path().join("sweep");
+    fails_with(
+        &memscale(&["sweep", "--query", "q14", "--events", "20000", "--out", sweep.to_str().unwrap()]),
+        &["--query q14 keeps no keyed state"],
+    );
+}
