@@ -200,6 +200,7 @@ impl JobArgs {
                     as usize;
                 rc.direct_io = !self.buffered_io;
                 rc.partitioned_index_filters = self.filters == crate::cli::FilterLayoutArg::Partitioned;
+                rc.count_user_reads = self.count_user_reads;
                 rc.block_trace = self.block_trace.clone().map(|d| (d, self.block_trace_sampling.max(1)));
                 (Backend::RocksDb(rc), Some(dir))
             }

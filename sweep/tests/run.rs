@@ -34,8 +34,17 @@ fn run_writes_summary_snapshots_and_the_final_result() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let results = dir.path().join("q20.csv");
     // Small write buffers: state reaches SST files, so the block cache works.
-    let args =
-        ["--query", "q20", "--parallelism", "2", "--write-buffer", "256KiB", "--results", results.to_str().unwrap()];
+    let args = [
+        "--query",
+        "q20",
+        "--parallelism",
+        "2",
+        "--write-buffer",
+        "256KiB",
+        "--count-user-reads",
+        "--results",
+        results.to_str().unwrap(),
+    ];
     let out = run_in(dir.path(), &args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -191,6 +200,9 @@ fn rescaled_runs_keep_their_results_and_the_endpoint_answers() {
     assert_eq!(summary["rescale"]["rescales"], 2);
     let join = summary["operators"].as_array().unwrap().iter().find(|o| o["name"] == "join").unwrap();
     assert_eq!((join["parallelism"].as_u64(), join["cache_capacity"].as_u64()), (Some(2), Some(8 << 20)));
+    // Without --count-user-reads the operators' own reads are not counted:
+    // unknown, not zero.
+    assert!(join["user_hits"].is_null() && join["user_misses"].is_null(), "{join}");
     let want = reference(Query::Q20, &NexmarkParams::preset(Preset::Default, 40_000));
     let csv = std::fs::read_to_string(&results).unwrap();
     assert_eq!(csv.lines().count() - 1, want.len(), "the rescaled run's result rows");

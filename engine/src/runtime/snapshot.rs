@@ -65,12 +65,13 @@ pub struct SubtaskSnapshot {
     pub block_cache_hits: u64,
     /// Block-cache misses.
     pub block_cache_misses: u64,
-    /// Block-cache hits of the subtask's own reads (not compaction's).
+    /// Block-cache hits of the subtask's own reads (not compaction's), when
+    /// counted (`count_user_reads`).
     #[serde(default)]
-    pub user_hits: u64,
-    /// Block-cache misses of its own reads.
+    pub user_hits: Option<u64>,
+    /// Block-cache misses of its own reads, when counted.
     #[serde(default)]
-    pub user_misses: u64,
+    pub user_misses: Option<u64>,
     /// Bytes read from SST files.
     pub disk_read_bytes: u64,
     /// Memtable bytes.
@@ -137,12 +138,12 @@ pub struct OperatorSnapshot {
     pub block_cache_misses: u64,
     /// Block-cache hits of the operator's own reads (gets and scans on its
     /// subtasks' threads; RocksDB's tickers above also count compaction's
-    /// and flush's lookups).
+    /// and flush's lookups), when counted (`count_user_reads`).
     #[serde(default)]
-    pub user_hits: u64,
-    /// Block-cache misses of its own reads.
+    pub user_hits: Option<u64>,
+    /// Block-cache misses of its own reads, when counted.
     #[serde(default)]
-    pub user_misses: u64,
+    pub user_misses: Option<u64>,
     /// Mean time of a block read from an SST file, microseconds (the cost
     /// of a miss), when there were reads.
     pub miss_cost_us: Option<f64>,
@@ -291,8 +292,8 @@ impl JobMetrics {
                     estimated_keys: sum(&|s| s.estimated_keys),
                     block_cache_hits: hits,
                     block_cache_misses: misses,
-                    user_hits: sum(&|s| s.user_hits),
-                    user_misses: sum(&|s| s.user_misses),
+                    user_hits: subtasks.iter().map(|s| s.user_hits).sum(),
+                    user_misses: subtasks.iter().map(|s| s.user_misses).sum(),
                     sst_reads: sum(&|s| s.sst_reads),
                     sst_read_micros: sum(&|s| s.sst_read_micros),
                     miss_cost_us: {

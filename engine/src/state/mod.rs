@@ -157,10 +157,12 @@ pub struct StoreStats {
     pub block_cache_misses: u64,
     /// Block-cache hits of the subtask's own reads (gets, scans), counted
     /// by its thread's PerfContext: not compaction's or flush's lookups,
-    /// which RocksDB's tickers add (three quarters of q20's).
-    pub user_block_cache_hits: u64,
-    /// Blocks the subtask's own reads fetched from SST files: their misses.
-    pub user_block_reads: u64,
+    /// which RocksDB's tickers add (three quarters of q20's). `None` when
+    /// not counted.
+    pub user_block_cache_hits: Option<u64>,
+    /// Blocks the subtask's own reads fetched from SST files: their misses
+    /// (`None` when not counted).
+    pub user_block_reads: Option<u64>,
     /// Bytes read from SST files (with direct I/O: from the disk).
     pub disk_read_bytes: u64,
     /// Bytes in memtables.

@@ -56,6 +56,11 @@ pub struct RocksOptions {
     /// change only through its own writes: what a checksum of moved key
     /// groups needs.
     pub expire_in_compactions: bool,
+    /// Count the calling thread's block-cache hits and reads from
+    /// [`StateStore::attach_thread`] on (PerfContext at `EnableCount`),
+    /// for [`StoreStats::user_block_cache_hits`] and
+    /// [`StoreStats::user_block_reads`].
+    pub count_user_reads: bool,
 }
 
 impl RocksOptions {
@@ -71,6 +76,7 @@ impl RocksOptions {
             partitioned_index_filters: true,
             key_groups: KeyGroups::default(),
             expire_in_compactions: true,
+            count_user_reads: false,
         }
     }
 }
@@ -94,6 +100,7 @@ pub struct RocksStore {
     block_trace_on: bool,
     prefix_len: usize,
     expire_in_compactions: bool,
+    count_user_reads: bool,
     /// Per state, the time before which entries are expired (0: none),
     /// read by that column family's compaction filter.
     expiry: Vec<Arc<AtomicU64>>,
@@ -211,6 +218,7 @@ impl RocksStore {
             block_trace_on: false,
             prefix_len,
             expire_in_compactions: o.expire_in_compactions,
+            count_user_reads: o.count_user_reads,
             expiry,
         })
     }
@@ -499,12 +507,17 @@ impl StateStore for RocksStore {
     }
 
     fn attach_thread(&mut self) {
-        // Counts only (no timers): a few increments per block lookup.
-        set_perf_stats(PerfStatsLevel::EnableCount);
+        // Counts only (no timers). Every counter of the level comes on with
+        // the two wanted (RocksDB 11 has no per-counter flags), a
+        // thread-local increment per key comparison: hence opt-in.
+        if self.count_user_reads {
+            set_perf_stats(PerfStatsLevel::EnableCount);
+        }
     }
 
     /// The user-read counters are those of the calling thread: call on the
-    /// subtask's own (after [`StateStore::attach_thread`]).
+    /// subtask's own (after [`StateStore::attach_thread`]); zero unless
+    /// [`RocksOptions::count_user_reads`].
     fn stats(&self) -> Option<StoreStats> {
         let perf = PerfContext::default();
         let prop = |name| self.property(name).unwrap_or(0);
@@ -512,8 +525,8 @@ impl StateStore for RocksStore {
         Some(StoreStats {
             block_cache_hits: self.ticker(Ticker::BlockCacheHit),
             block_cache_misses: self.ticker(Ticker::BlockCacheMiss),
-            user_block_cache_hits: perf.metric(PerfMetric::BlockCacheHitCount),
-            user_block_reads: perf.metric(PerfMetric::BlockReadCount),
+            user_block_cache_hits: self.count_user_reads.then(|| perf.metric(PerfMetric::BlockCacheHitCount)),
+            user_block_reads: self.count_user_reads.then(|| perf.metric(PerfMetric::BlockReadCount)),
             disk_read_bytes: self.ticker(Ticker::LastLevelReadBytes) + self.ticker(Ticker::NonLastLevelReadBytes),
             memtable_bytes: prop("rocksdb.cur-size-all-mem-tables"),
             sst_bytes: prop("rocksdb.live-sst-files-size"),

@@ -60,6 +60,8 @@ pub fn job_args(a: &AutoscaleArgs) -> JobArgs {
         keep_state: false,
         buffered_io: false,
         filters: FilterLayoutArg::Partitioned,
+        // The policies' live hit ratio is that of the operators' own reads.
+        count_user_reads: true,
     }
 }
 

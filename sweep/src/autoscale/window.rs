@@ -127,7 +127,9 @@ fn observation(
         let records_out = delta(&|s| s.records_out as f64);
         let useful = delta(&|s| s.useful_s);
         let backpressure = delta(&|s| s.backpressure_s);
-        let (hits, misses) = (delta(&|s| s.user_hits as f64), delta(&|s| s.user_misses as f64));
+        // Zero where not counted: the hit ratio is then unknown, not 0.
+        let (hits, misses) =
+            (delta(&|s| s.user_hits.unwrap_or(0) as f64), delta(&|s| s.user_misses.unwrap_or(0) as f64));
         let (reads, read_us) = (delta(&|s| s.sst_reads as f64), delta(&|s| s.sst_read_micros as f64));
         // DS2: the sum over the running instances of each one's records
         // per useful second.
