@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${1:-30000}
-BATCH=${2:-4}
+BATCH=${2:-2}
 cargo build --release -q -p memscale
 BIN=target/release/memscale
 OUT=$(mktemp -d -p target bench-rescale.XXXX)

@@ -546,7 +546,7 @@ pub struct RunArgs {
     /// Key groups per step of a progressive rescale: fewer hold fewer rows
     /// for less time, more finish sooner (docs/BENCHMARKS.md measures 2, 4
     /// and 8).
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = 2, value_name = "N")]
     pub migration_batch: usize,
     /// Order of a progressive rescale's key groups: `key-group` (ascending)
     /// or `hot-first` (most state accesses first).

@@ -102,7 +102,7 @@ pub struct RescaleOptions {
 
 impl Default for RescaleOptions {
     fn default() -> RescaleOptions {
-        RescaleOptions { strategy: Strategy::Progressive, batch: 4, order: Order::KeyGroup }
+        RescaleOptions { strategy: Strategy::Progressive, batch: 2, order: Order::KeyGroup }
     }
 }
 

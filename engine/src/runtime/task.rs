@@ -97,6 +97,12 @@ pub(crate) fn source_task(
             let due = start + Duration::from_secs_f64(shape.due_s(rate, events as f64));
             let now = Instant::now();
             if due > now {
+                // Ahead of its rate: what it emitted goes out now rather
+                // than when a buffer fills or the next watermark flushes
+                // (2,048 events: 68 ms at 30,000/s, the job's whole p99).
+                // A source at full speed never gets here and keeps full
+                // batches.
+                out.flush()?;
                 std::thread::sleep(due - now);
                 add_ns(&m.idle_ns, due - now);
             }
