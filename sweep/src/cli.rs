@@ -93,8 +93,8 @@ pub enum Command {
     /// mrc: memscale's: each operator's cheapest (parallelism, cache) that
     /// sustains its target input, from its miss-ratio curve (a profile of
     /// the query, run first unless --profile names one) and costs measured
-    /// on the live job, in one step; recalibrates when a step misses its
-    /// prediction by more than 15%.
+    /// on the live job, in one step; recalibrates when the measured rate misses
+    /// its prediction by more than 15% in two windows in a row.
     ///
     /// Writes timeline.csv (per second and operator), decisions.jsonl (one
     /// line per interval: inputs, plan, reasons, applied or not),

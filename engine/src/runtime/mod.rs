@@ -21,7 +21,7 @@ pub mod snapshot;
 pub mod source;
 pub(crate) mod task;
 
-pub use control::{Change, Control, ControlError, Memory, Order, RescaleOptions, Strategy};
+pub use control::{Change, Control, ControlError, Memory, Order, RescaleOptions, Strategy, DRAIN_BUDGET};
 pub use exchange::Partition;
 pub use graph::JobGraph;
 pub use job::{run, start, Backend, EngineError, JobOutput, RocksConfig, RunConfig, RunningJob};
