@@ -138,10 +138,34 @@ pub fn cheapest(
         }
     }
     best.unwrap_or_else(|| {
-        let cache = has_cache.then(|| model.saturating_cache().unwrap_or(b.max_cache).clamp(b.min_cache, b.max_cache));
-        let top = model.rate(max_p.max(1), cache);
-        let p = (1..=max_p.max(1)).find(|&p| model.rate(p, cache) >= top * 0.99).unwrap_or(max_p.max(1));
-        Choice { parallelism: p, cache, rate: model.rate(p, cache), cost: params.cost(p, cache), feasible: false }
+        // The cheapest pair that gets within 1% of the most the model
+        // allows. Not simply the curve's top: where the cores set the
+        // pace, a flat curve's top is memory that buys nothing (q16 was
+        // given 70 MiB where 32 did as well).
+        let max_p = max_p.max(1);
+        let sizes: Vec<Option<u64>> = match (&model.curve, has_cache) {
+            (Some(c), true) => c.points().iter().map(|&(size, _)| Some(size.clamp(b.min_cache, b.max_cache))).collect(),
+            (None, true) => vec![Some(b.max_cache)],
+            (_, false) => vec![None],
+        };
+        let top = sizes.iter().map(|&c| model.rate(max_p, c)).fold(0.0, f64::max);
+        let mut pick: Option<Choice> = None;
+        for p in 1..=max_p {
+            for &cache in &sizes {
+                let rate = model.rate(p, cache);
+                let cost = params.cost(p, cache);
+                if rate >= top * 0.99 && pick.is_none_or(|x| cost < x.cost) {
+                    pick = Some(Choice { parallelism: p, cache, rate, cost, feasible: false });
+                }
+            }
+        }
+        pick.unwrap_or(Choice {
+            parallelism: max_p,
+            cache: sizes[0],
+            rate: model.rate(max_p, sizes[0]),
+            cost: params.cost(max_p, sizes[0]),
+            feasible: false,
+        })
     })
 }
 
@@ -430,11 +454,20 @@ mod tests {
         assert!(!c.feasible);
         // Without a core limit, all 8 subtasks, at the curve's top (512 MiB).
         assert_eq!((c.parallelism, c.cache), (8, Some(512 << 20)));
-        // Two cores for 20 us of CPU a record: 100,000/s at most, which
-        // 3 subtasks reach at the top of the curve (3 x 1e6 / 25.4 us).
+        // Two cores for 20 us of CPU a record: 100,000/s at most, which 3
+        // subtasks reach from 128 MiB on (3 x 1e6 / 29 us): more cache buys
+        // nothing, and 64 MiB would need 5 subtasks.
         let capped = OperatorModel { cpu_slots: Some(2.0), ..m.clone() };
         let c = cheapest(&capped, 1e9, 8, true, None, &MrcParams::default());
-        assert_eq!((c.parallelism, c.cache, c.feasible), (3, Some(512 << 20), false), "{c:?}");
+        assert_eq!((c.parallelism, c.cache, c.feasible), (3, Some(128 << 20), false), "{c:?}");
+        // A flat curve under the cores' cap: the smallest size it has (3 x
+        // 1e6 / 21.8 us reach the cap there), not its top.
+        let flat = OperatorModel {
+            curve: Some(HitCurve::new([(4 << 20, 0.99), (64 << 20, 0.995), (512 << 20, 0.996)]).unwrap()),
+            ..capped.clone()
+        };
+        let c = cheapest(&flat, 1e9, 8, true, Some(32 << 20), &MrcParams::default());
+        assert_eq!((c.parallelism, c.cache), (3, Some(4 << 20)), "{c:?}");
         // A larger cache than needed stays when giving it back saves little.
         let keep = cheapest(&m, 5_000.0, 8, true, Some(256 << 20), &MrcParams::default());
         assert_eq!((keep.parallelism, keep.cache), (1, Some(256 << 20)));
