@@ -114,6 +114,9 @@ pub enum Command {
     /// decisions, report) and report.html. Resumable: started again on the
     /// same --out with the same options, it runs only what is missing.
     Compare(CompareArgs),
+    /// Nexmark's events as memscale generates them, for other engines.
+    #[command(subcommand)]
+    Nexmark(NexmarkCommand),
 }
 
 /// Trace format names.
@@ -280,6 +283,36 @@ pub struct MrcArgs {
     pub sizes: SizeArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `memscale nexmark ...`.
+#[derive(Subcommand, Debug)]
+pub enum NexmarkCommand {
+    /// Write the events a run would read as CSV, one folder per table
+    /// (`person/`, `auction/`, `bid/`, each with `part-0.csv`, no header),
+    /// and `schema.sql`, Flink SQL tables over those folders: so that
+    /// Flink (or any engine) can run a query on the very events memscale's
+    /// queries read. Timestamps are UTC, `yyyy-MM-dd HH:mm:ss.SSS`.
+    #[command(after_help = "Example:\n  memscale nexmark export --events 50000 --preset large-state -o out/events")]
+    Export(NexmarkExportArgs),
+}
+
+/// Options of `memscale nexmark export`.
+#[derive(Args, Debug, Clone)]
+pub struct NexmarkExportArgs {
+    /// Events to write (over all tables: about 2% people, 6% auctions,
+    /// 92% bids).
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Nexmark parameter preset: default or large-state (as `run`'s).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Event time of the first event, ms since the epoch (as `run`'s).
+    #[arg(long, default_value_t = engine::nexmark::DEFAULT_BASE_TIME_MS)]
+    pub base_time: u64,
+    /// Directory to write into (created; files already there are replaced).
+    #[arg(short, long, default_value = "out/events")]
+    pub out: PathBuf,
 }
 
 /// `memscale trace ...`.

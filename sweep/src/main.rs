@@ -9,6 +9,7 @@ mod compare_cmd;
 mod input;
 mod job;
 mod mrc_cmd;
+mod nexmark_cmd;
 mod output;
 mod profile_cmd;
 mod progress;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         cli::Command::Sweep(a) => sweep_cmd::run(a),
         cli::Command::Autoscale(a) => autoscale::run(a),
         cli::Command::Compare(a) => compare_cmd::run(a),
+        cli::Command::Nexmark(cli::NexmarkCommand::Export(a)) => nexmark_cmd::export(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
