@@ -579,8 +579,9 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "progressive")]
     pub strategy: StrategyArg,
     /// Key groups per step of a progressive rescale: fewer hold fewer rows
-    /// for less time, more finish sooner (docs/BENCHMARKS.md measures 2, 4
-    /// and 8).
+    /// for less time, more finish sooner (docs/BENCHMARKS.md measures 1, 2,
+    /// 4 and 8). Under backpressure a step that waited over 100 ms for its
+    /// markers doubles the next one.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub migration_batch: usize,
     /// Order of a progressive rescale's key groups: `key-group` (ascending)
