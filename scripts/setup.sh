@@ -5,7 +5,10 @@
 #   zstd (fixtures), rocksdb-tools (db_bench, for scripts/rocksdb_block_trace.sh),
 #   prometheus (the monitoring test scrapes a real run with it);
 # - .venv with the `libcachesim` PyPI package, the peer the tests compare
-#   cache simulations against.
+#   cache simulations against;
+# - with --flink: .venv-flink with the `apache-flink` PyPI package (Flink
+#   2.3, its jars included; Java 17 must be on the machine), for
+#   scripts/flink_conformance.py. Not yet part of CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +29,13 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import libcachesim' 2>/de
   python3 -m venv .venv
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q libcachesim
+fi
+
+if [ "${1:-}" = "--flink" ] && ! .venv-flink/bin/python -c 'import pyflink' 2>/dev/null; then
+  command -v java >/dev/null || { echo "Flink needs Java 17 (java not found)" >&2; exit 1; }
+  python3 -m venv .venv-flink
+  .venv-flink/bin/pip install -q --upgrade pip
+  .venv-flink/bin/pip install -q apache-flink
 fi
 
 test -f ../shared/data/cloudPhysicsIO.oracleGeneral.bin || {

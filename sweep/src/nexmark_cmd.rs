@@ -65,14 +65,22 @@ impl TableFile {
 fn schema_sql(dir: &Path) -> String {
     let mut sql = String::from(
         "-- Written by `memscale nexmark export`: Flink SQL tables over its CSV files.\n\
-         -- Event time is dateTime; the watermark trails it by 4 s, as in the Nexmark suite.\n",
+         -- Event time is dateTime, with a watermark 4 s behind it, as in the Nexmark suite.\n",
     );
     for (name, columns) in TABLES {
         let path = dir.join(name);
         sql.push_str(&format!(
-            "CREATE TABLE {name} (\n  {},\n  WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND\n) WITH (\n  \
+            "CREATE TABLE {name} (\n  {},\n  WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND\n) WITH (\n  \
              'connector' = 'filesystem',\n  'path' = '{}',\n  'format' = 'csv'\n);\n",
-            columns.replace(", ", ",\n  "),
+            // Quoted: Flink 2's parser reserves `dateTime`.
+            columns
+                .split(", ")
+                .map(|c| {
+                    let (name, ty) = c.split_once(' ').unwrap_or((c, ""));
+                    format!("`{name}` {ty}")
+                })
+                .collect::<Vec<_>>()
+                .join(",\n  "),
             path.display()
         ));
     }
