@@ -364,6 +364,9 @@ impl Policy for MrcPolicy {
             if let Some(&rate) = self.pending.get(&o.operator) {
                 self.predicted.insert(o.operator.clone(), rate);
             }
+            // A miss of the prediction before this step says nothing of
+            // the next one.
+            self.misses.remove(&o.operator);
         }
     }
 }
