@@ -1,0 +1,2 @@
+-- Passthrough: every bid.
+SELECT auction, bidder, price, `dateTime`, extra FROM bid
