@@ -132,6 +132,9 @@ pub struct FlinkJob {
     vertices: Vec<VertexInfo>,
     max_parallelism: u32,
     previous: Option<Sample>,
+    previous_tick: Option<Sample>,
+    /// The configuration the last observation reported.
+    last_config: autoscaler::job::Config,
     started: Instant,
     finished: bool,
 }
@@ -166,12 +169,15 @@ impl FlinkJob {
             vertices: Vec::new(),
             max_parallelism: 128,
             previous: None,
+            previous_tick: None,
+            last_config: Default::default(),
             started: Instant::now(),
             finished: false,
         };
         j.wait_running(None, Duration::from_secs(60))?;
         j.discover(Duration::from_secs(30))?;
         j.previous = Some(j.sample()?);
+        j.previous_tick = j.previous.clone();
         Ok(j)
     }
 
@@ -368,39 +374,9 @@ impl FlinkJob {
         self.job = job;
         Ok(())
     }
-}
-
-/// Short operator names from the vertices' chains: `source` for the
-/// source, else the chain's first operator in lower case without Flink's
-/// `[n]` (`Join[7] -> Calc[8] -> ...` is `join`), numbered when two
-/// collide.
-fn name_operators(vertices: &mut [VertexInfo], details: &JobDetails) {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for v in vertices.iter_mut() {
-        let name = details.vertices.iter().find(|d| d.id == v.id).map(|d| d.name.as_str()).unwrap_or("");
-        let base = if v.source {
-            "source".to_string()
-        } else {
-            let first = name.split(" -> ").next().unwrap_or(name);
-            let first = first.split('[').next().unwrap_or(first).trim();
-            let clean: String =
-                first.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
-            if clean.is_empty() {
-                "vertex".into()
-            } else {
-                clean
-            }
-        };
-        let n = seen.entry(base.clone()).or_insert(0);
-        *n += 1;
-        v.operator = if *n == 1 { base } else { format!("{base}-{n}") };
-    }
-}
-
-impl ScalableJob for FlinkJob {
-    type Error = FlinkError;
-
-    fn observe(&mut self) -> Result<Observation, FlinkError> {
+    /// The job's state checked (waiting out a restart), metric names
+    /// rediscovered if some were missing, and every counter now.
+    fn refresh(&mut self) -> Result<Sample, FlinkError> {
         let state = self.client.job(&self.job)?.state;
         if state == "FINISHED" {
             self.finished = true;
@@ -410,11 +386,24 @@ impl ScalableJob for FlinkJob {
         if self.vertices.iter().any(|v| v.metrics.all().len() <= 2 && !v.source) {
             self.discover(Duration::ZERO).ok();
         }
-        let now = self.sample()?;
-        let before = self.previous.take().unwrap_or_else(|| Sample {
-            server_ms: now.server_ms,
-            vertices: vec![Counters::default(); now.vertices.len()],
-        });
+        self.sample()
+    }
+
+    /// The figures since the previous call of this method (or since the
+    /// last change): for a timeline sampled more often than the
+    /// controller observes.
+    pub fn tick(&mut self) -> Result<Observation, FlinkError> {
+        let now = self.refresh()?;
+        let obs = self.delta(self.previous_tick.as_ref(), &now);
+        self.last_config = obs.config();
+        self.previous_tick = Some(now);
+        Ok(obs)
+    }
+
+    /// The observation of the counters from `before` to `now`.
+    fn delta(&self, before: Option<&Sample>, now: &Sample) -> Observation {
+        let zeros = Sample { server_ms: now.server_ms, vertices: vec![Counters::default(); now.vertices.len()] };
+        let before = before.unwrap_or(&zeros);
         let dt = ((now.server_ms - before.server_ms) as f64 / 1000.0).max(1e-3);
         let k = self.stateful() as f64;
         let mut operators = Vec::with_capacity(self.vertices.len());
@@ -466,7 +455,7 @@ impl ScalableJob for FlinkJob {
         let emitted = self.events_before() + source_total;
         let since =
             self.submission.as_ref().map_or(0.0, |s| (now.server_ms as f64 - s.submitted_at_ms as f64) / 1000.0);
-        let obs = Observation {
+        Observation {
             t_s: self.started.elapsed().as_secs_f64(),
             interval_s: dt,
             operators,
@@ -477,7 +466,44 @@ impl ScalableJob for FlinkJob {
             // markers; the policies here do not read it.
             e2e_p99_ms: 0.0,
             max_parallelism: self.max_parallelism,
+        }
+    }
+}
+
+/// Short operator names from the vertices' chains: `source` for the
+/// source, else the chain's first operator in lower case without Flink's
+/// `[n]` (`Join[7] -> Calc[8] -> ...` is `join`), numbered when two
+/// collide.
+fn name_operators(vertices: &mut [VertexInfo], details: &JobDetails) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for v in vertices.iter_mut() {
+        let name = details.vertices.iter().find(|d| d.id == v.id).map(|d| d.name.as_str()).unwrap_or("");
+        let base = if v.source {
+            "source".to_string()
+        } else {
+            let first = name.split(" -> ").next().unwrap_or(name);
+            let first = first.split('[').next().unwrap_or(first).trim();
+            let clean: String =
+                first.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+            if clean.is_empty() {
+                "vertex".into()
+            } else {
+                clean
+            }
         };
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        v.operator = if *n == 1 { base } else { format!("{base}-{n}") };
+    }
+}
+
+impl ScalableJob for FlinkJob {
+    type Error = FlinkError;
+
+    fn observe(&mut self) -> Result<Observation, FlinkError> {
+        let now = self.refresh()?;
+        let obs = self.delta(self.previous.as_ref(), &now);
+        self.last_config = obs.config();
         self.previous = Some(now);
         Ok(obs)
     }
@@ -485,12 +511,15 @@ impl ScalableJob for FlinkJob {
     fn apply(&mut self, plan: &Plan) -> Result<Applied, FlinkError> {
         let started = Instant::now();
         let current = self.client.job(&self.job)?;
+        // Every slot holds one subtask of each vertex: no vertex runs more
+        // subtasks than the cluster has slots.
+        let slots = self.client.overview()?.slots_total.max(1);
         let mut want: HashMap<String, u32> = HashMap::new();
         let mut applied = Applied::default();
         for info in &self.vertices {
             let now = current.vertices.iter().find(|v| v.id == info.id).map_or(1, |v| v.parallelism);
             let p = match plan.operator(&info.operator) {
-                Some(o) if !info.source => o.parallelism.clamp(1, self.max_parallelism),
+                Some(o) if !info.source => o.parallelism.clamp(1, self.max_parallelism.min(slots)),
                 _ => now,
             };
             if p != now {
@@ -498,14 +527,15 @@ impl ScalableJob for FlinkJob {
             }
             want.insert(info.id.clone(), p);
         }
-        let observed_cache =
-            self.previous.as_ref().and_then(|s| s.vertices.iter().filter_map(|c| c.capacity).reduce(f64::max));
-        let memory_now = match &self.submission {
-            Some(s) => Some(s.spec.rocksdb_memory_per_slot),
-            None => observed_cache.map(|c| (c / CACHE_SHARE).round() as u64),
-        };
-        let memory = self.memory_per_slot(plan);
-        let resize = matches!((memory, memory_now), (Some(m), Some(now)) if m.abs_diff(now) > (1 << 20));
+        // A plan that leaves every stateful operator's cache as observed
+        // changes no memory, whatever its parallelism (a slot's memory
+        // stays, so on Flink an operator's cache grows with its subtasks).
+        let cache_changed = plan.operators.iter().any(|o| {
+            let seen = self.last_config.get(&o.operator).and_then(|c| c.cache_bytes);
+            matches!((seen, o.cache_bytes), (Some(a), Some(b)) if a.abs_diff(b) > (1 << 20))
+        });
+        let memory = if cache_changed { self.memory_per_slot(plan) } else { None };
+        let resize = memory.is_some();
         if resize {
             let memory = memory.unwrap_or_default();
             let emitted = self.events_before()
@@ -533,6 +563,7 @@ impl ScalableJob for FlinkJob {
         self.wait_running(Some(&want), RESTART_TIMEOUT)?;
         self.discover(Duration::from_secs(30))?;
         self.previous = Some(self.sample()?);
+        self.previous_tick = self.previous.clone();
         applied.duration_s = started.elapsed().as_secs_f64();
         Ok(applied)
     }

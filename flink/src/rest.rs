@@ -92,20 +92,36 @@ pub struct Vertex {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct VertexCounters {
     /// Records read from the network.
-    #[serde(rename = "read-records", default)]
+    #[serde(rename = "read-records", default, deserialize_with = "lenient_u64")]
     pub read_records: u64,
     /// Records written to the network.
-    #[serde(rename = "write-records", default)]
+    #[serde(rename = "write-records", default, deserialize_with = "lenient_u64")]
     pub write_records: u64,
     /// Ms the subtasks were busy (processing), summed.
-    #[serde(rename = "accumulated-busy-time", default)]
+    #[serde(rename = "accumulated-busy-time", default, deserialize_with = "lenient_f64")]
     pub busy_ms: f64,
     /// Ms the subtasks were blocked on output, summed.
-    #[serde(rename = "accumulated-backpressured-time", default)]
+    #[serde(rename = "accumulated-backpressured-time", default, deserialize_with = "lenient_f64")]
     pub backpressured_ms: f64,
     /// Ms the subtasks waited for input, summed.
-    #[serde(rename = "accumulated-idle-time", default)]
+    #[serde(rename = "accumulated-idle-time", default, deserialize_with = "lenient_f64")]
     pub idle_ms: f64,
+}
+
+/// A number Flink may also write as a string (`"NaN"` for a subtask that
+/// has not measured yet): what is not a finite number is 0.
+fn lenient_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = Value::deserialize(d)?;
+    let x = match &v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse::<f64>().ok(),
+        _ => None,
+    };
+    Ok(x.filter(|x| x.is_finite()).unwrap_or(0.0))
+}
+
+fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    lenient_f64(d).map(|x| x.max(0.0) as u64)
 }
 
 /// The job graph of `GET /jobs/:id`.
@@ -414,6 +430,15 @@ mod tests {
         assert_eq!(encode("Join[7].rocksdb_block_cache_hit"), "Join%5B7%5D.rocksdb_block_cache_hit");
         assert!(is_job_id("15b4d4747fdb60b2054f0b224b88108d"));
         assert!(!is_job_id("nope"));
+    }
+
+    #[test]
+    fn counters_flink_writes_as_nan_read_as_zero() {
+        let c: VertexCounters = serde_json::from_str(
+            r#"{"read-records": 5, "accumulated-busy-time": "NaN", "accumulated-idle-time": 12.5}"#,
+        )
+        .unwrap();
+        assert_eq!((c.read_records, c.busy_ms, c.idle_ms, c.backpressured_ms), (5, 0.0, 12.5, 0.0));
     }
 
     #[test]

@@ -117,6 +117,134 @@ pub enum Command {
     /// Nexmark's events as memscale generates them, for other engines.
     #[command(subcommand)]
     Nexmark(NexmarkCommand),
+    /// A standalone Flink cluster on this machine, Nexmark queries on it,
+    /// for `memscale autoscale --flink`.
+    ///
+    /// Flink comes from the `apache-flink` PyPI package (scripts/setup.sh
+    /// --flink installs it into .venv-flink; or set FLINK_HOME); Java 17
+    /// must be on PATH.
+    #[command(
+        subcommand,
+        after_help = "A session:\n  memscale flink up\n  memscale flink submit --query q20 --preset large-state --rate 20000\n  \
+                      memscale autoscale --flink http://127.0.0.1:8081 --job JOB --rate 40000 --policy ds2 --duration 5m\n  \
+                      memscale flink down"
+    )]
+    Flink(FlinkCommand),
+}
+
+/// `memscale flink ...`.
+#[derive(Subcommand, Debug)]
+pub enum FlinkCommand {
+    /// Start a cluster on 127.0.0.1: one job manager, one task manager with
+    /// --slots slots; the adaptive scheduler (parallelism changes without
+    /// resubmission), RocksDB state with incremental checkpoints every
+    /// --checkpoint-interval, RocksDB block-cache metrics and keyed-state
+    /// latency tracking on. Its configuration, logs, checkpoints and
+    /// savepoints go under --dir.
+    Up(FlinkUpArgs),
+    /// Stop the cluster started from --dir (and its jobs).
+    Down(FlinkDirArgs),
+    /// The cluster's slots and jobs, with each job's vertices and their
+    /// parallelism.
+    Status(FlinkUrlArgs),
+    /// Run a Nexmark query as Flink SQL over a rate-limited Nexmark source
+    /// with memscale's event mix and key distributions (a small Java job,
+    /// compiled with javac against Flink's own jars on first use), into a
+    /// blackhole sink; prints the job's id.
+    ///
+    /// RocksDB memory is per slot in Flink (--memory-per-slot: block cache
+    /// and write buffers of every stateful operator in the slot; the block
+    /// cache gets 5/6 of it), not per operator as on memscale's engine.
+    Submit(FlinkSubmitArgs),
+    /// Cancel a job.
+    Cancel(FlinkJobArgs),
+}
+
+/// Where the cluster is.
+#[derive(Args, Debug, Clone)]
+pub struct FlinkUrlArgs {
+    /// REST address of the cluster.
+    #[arg(long, default_value = "http://127.0.0.1:8081")]
+    pub url: String,
+}
+
+/// The cluster's folder and Flink's.
+#[derive(Args, Debug, Clone)]
+pub struct FlinkDirArgs {
+    /// The cluster's folder (conf/, log/, checkpoints/, savepoints/, jobs/).
+    #[arg(long, default_value = "out/flink")]
+    pub dir: PathBuf,
+    /// Flink's folder (default: $FLINK_HOME, else the pyflink package of
+    /// .venv-flink, else the one python3 imports).
+    #[arg(long, value_name = "DIR")]
+    pub flink_home: Option<PathBuf>,
+}
+
+/// Options of `memscale flink up`.
+#[derive(Args, Debug, Clone)]
+pub struct FlinkUpArgs {
+    #[command(flatten)]
+    pub dir: FlinkDirArgs,
+    /// REST port.
+    #[arg(long, default_value_t = 8081)]
+    pub rest_port: u16,
+    /// Job manager RPC port.
+    #[arg(long, default_value_t = 6123)]
+    pub rpc_port: u16,
+    /// Task slots: the most subtasks any vertex can have.
+    #[arg(long, default_value_t = 8)]
+    pub slots: u32,
+    /// Task manager process memory.
+    #[arg(long, default_value = "4GiB")]
+    pub taskmanager_memory: String,
+    /// Checkpoint interval (a rescale restarts from the latest checkpoint).
+    #[arg(long, default_value = "5s")]
+    pub checkpoint_interval: String,
+}
+
+/// Options of `memscale flink submit`.
+#[derive(Args, Debug, Clone)]
+pub struct FlinkSubmitArgs {
+    #[command(flatten)]
+    pub url: FlinkUrlArgs,
+    #[command(flatten)]
+    pub dir: FlinkDirArgs,
+    /// Nexmark query (those with Flink SQL here: q0, q1, q2, q3, q9, q18,
+    /// q19, q20).
+    #[arg(long, default_value = "q20")]
+    pub query: String,
+    /// Nexmark parameter preset: default or large-state (as `run`'s).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Events per second the source emits at most (and the spacing of
+    /// event times).
+    #[arg(long)]
+    pub rate: u64,
+    /// Events in all (default: unbounded).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Parallelism of every vertex but the source's (1).
+    #[arg(long, default_value_t = 1)]
+    pub parallelism: u32,
+    /// RocksDB memory per slot (block cache and write buffers).
+    #[arg(long, default_value = "32MiB")]
+    pub memory_per_slot: String,
+    /// Maximum parallelism (key groups).
+    #[arg(long, default_value_t = 128)]
+    pub max_parallelism: u32,
+    /// Event time of the first event, ms since the epoch (default: now).
+    #[arg(long)]
+    pub base_time: Option<u64>,
+}
+
+/// A job on the cluster.
+#[derive(Args, Debug, Clone)]
+pub struct FlinkJobArgs {
+    #[command(flatten)]
+    pub url: FlinkUrlArgs,
+    /// The job's id (memscale flink status lists them).
+    #[arg(long)]
+    pub job: String,
 }
 
 /// Trace format names.
@@ -719,6 +847,25 @@ pub struct AutoscaleArgs {
     /// State directory (default: OUT/state); a disk with O_DIRECT.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Drive a Flink job instead of the engine: its cluster's REST address
+    /// (with --job). Parallelism changes go through Flink's adaptive
+    /// scheduler; memory changes stop the job with a savepoint and resubmit
+    /// it with the new RocksDB memory per slot (so only jobs submitted with
+    /// `memscale flink submit` can change memory). Flink shares a slot's
+    /// RocksDB memory among its stateful operators: memscale credits each
+    /// of k stateful operators with 1/k of a slot's block cache per
+    /// subtask, and sizes slots so that every operator gets at least what
+    /// the plan asks. --query, --preset and the --start options are the
+    /// job's own; `mrc` needs --profile (a memscale profile of the query).
+    #[arg(long, value_name = "URL", requires = "job", help_heading = "Flink job")]
+    pub flink: Option<String>,
+    /// The Flink job's id (memscale flink status lists them).
+    #[arg(long, value_name = "ID", requires = "flink", help_heading = "Flink job")]
+    pub job: Option<String>,
+    /// The Flink cluster's folder, where `memscale flink submit` keeps what
+    /// a resubmission needs.
+    #[arg(long, value_name = "DIR", default_value = "out/flink", help_heading = "Flink job")]
+    pub flink_dir: PathBuf,
 }
 
 /// Options of `memscale compare`.

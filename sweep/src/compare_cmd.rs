@@ -115,6 +115,9 @@ fn run_args(c: &CompareArgs, policy: PolicyArg, out: PathBuf, profile: Option<Pa
         profile_events: c.profile_events,
         max_parallelism: c.max_parallelism,
         state_dir: None,
+        flink: None,
+        job: None,
+        flink_dir: PathBuf::from("out/flink"),
     }
 }
 

@@ -6,6 +6,7 @@ mod bench;
 mod cache_model;
 mod cli;
 mod compare_cmd;
+mod flink_cmd;
 mod input;
 mod job;
 mod mrc_cmd;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         cli::Command::Autoscale(a) => autoscale::run(a),
         cli::Command::Compare(a) => compare_cmd::run(a),
         cli::Command::Nexmark(cli::NexmarkCommand::Export(a)) => nexmark_cmd::export(a),
+        cli::Command::Flink(c) => flink_cmd::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! summary.json and report.html.
 
 pub mod engine_job;
+pub mod flink_run;
 pub mod policies;
 pub mod report;
 pub mod timeline;
@@ -72,9 +73,23 @@ pub fn scenario(a: &AutoscaleArgs) -> (u64, engine::runtime::rate::RateShape) {
     a.scenario.shape(a.rate, seconds)
 }
 
-/// Checks the options that are the autoscaler's own; each error names its
-/// option.
-fn controller_config(a: &AutoscaleArgs, setup: &JobSetup) -> Result<ControllerConfig> {
+/// The engine job's start configuration: subtasks and block-cache bytes.
+fn start_resources(setup: &JobSetup) -> (u32, u64) {
+    let graph = engine::queries::build(setup.query, &setup.query_config);
+    let cores: u32 = graph.stages.iter().map(|s| s.parallelism).sum();
+    let cache: u64 = match &setup.run_config.backend {
+        engine::runtime::Backend::RocksDb(rc) => {
+            graph.stages.iter().filter(|s| !s.states.is_empty()).map(|s| rc.cache_of(&s.name) as u64).sum()
+        }
+        engine::runtime::Backend::Memory => 0,
+    };
+    (cores, cache)
+}
+
+/// Checks the options that are the autoscaler's own against a start
+/// configuration of `start_cores` subtasks and `start_cache` bytes of block
+/// cache; each error names its option.
+fn controller_config(a: &AutoscaleArgs, start_cores: u32, start_cache: u64) -> Result<ControllerConfig> {
     if a.rate == 0 {
         bail!("--rate 0: the target must be at least 1 event/s");
     }
@@ -83,14 +98,6 @@ fn controller_config(a: &AutoscaleArgs, setup: &JobSetup) -> Result<ControllerCo
         Duration::ZERO
     } else {
         parse_duration("--cooldown", &a.cooldown)?
-    };
-    let graph = engine::queries::build(setup.query, &setup.query_config);
-    let start_cores: u32 = graph.stages.iter().map(|s| s.parallelism).sum();
-    let start_cache: u64 = match &setup.run_config.backend {
-        engine::runtime::Backend::RocksDb(rc) => {
-            graph.stages.iter().filter(|s| !s.states.is_empty()).map(|s| rc.cache_of(&s.name) as u64).sum()
-        }
-        engine::runtime::Backend::Memory => 0,
     };
     if let Some(m) = a.max_cores {
         if m < start_cores {
@@ -191,8 +198,9 @@ pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
         )
     })?;
     setup.run_config.rate_shape = scenario(a).1;
-    let config = controller_config(a, &setup)?;
-    let policy = policies::build(a, &setup)?;
+    let (start_cores, start_cache) = start_resources(&setup);
+    let config = controller_config(a, start_cores, start_cache)?;
+    let policy = policies::build(a, None)?;
     let endpoint = match a.metrics_addr.as_str() {
         "off" | "none" => None,
         addr => Some(BoundEndpoint::bind(addr)?),
@@ -242,13 +250,31 @@ pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
     };
     write_json(&summary, &a.out.join("summary.json"))?;
     write_json(&outcome.reports, &a.out.join("changes.json"))?;
-    let html = report::render(a, &outcome);
+    let html = report::render(
+        a,
+        &report::RunFacts {
+            policy: outcome.policy,
+            job: "memscale's engine".into(),
+            decisions: &outcome.decisions,
+            timeline: &outcome.timeline,
+            totals: &outcome.totals,
+            sustained: s.sustained_throughput,
+            e2e_p99_ms: Some(s.latency_p99_ms),
+            rescales: summary.rescales,
+            resizes: summary.resizes,
+            end: &outcome.end,
+            start: start_description(a),
+        },
+    );
     crate::output::write_file(&a.out.join("report.html"), html.as_bytes())?;
     Ok((outcome, summary))
 }
 
 pub fn run(a: AutoscaleArgs) -> Result<()> {
-    let (_, s) = execute(&a)?;
+    let s = match (&a.flink, &a.job) {
+        (Some(url), Some(job)) => flink_run::execute(&a, url, job)?,
+        _ => execute(&a)?.1,
+    };
     println!(
         "{}: {} events, {:.0} events/s sustained against a target of {}; {} rescales, {} resizes; end {}",
         s.query, s.events, s.sustained_throughput, a.rate, s.rescales, s.resizes, s.end
@@ -265,7 +291,7 @@ pub fn run(a: AutoscaleArgs) -> Result<()> {
     Ok(())
 }
 
-fn start_description(a: &AutoscaleArgs) -> String {
+pub(crate) fn start_description(a: &AutoscaleArgs) -> String {
     format!("parallelism {}, cache {}", a.start_parallelism, a.start_cache)
 }
 
@@ -364,7 +390,7 @@ fn drive(
 
 /// One line per decision on the console: what changes and why, or why
 /// nothing does.
-fn print_decision(obs: &Observation, r: &DecisionRecord) {
+pub(crate) fn print_decision(obs: &Observation, r: &DecisionRecord) {
     let current = obs.config();
     let changes: Vec<String> = r
         .operators

@@ -14,10 +14,13 @@ use cachesim::size::{format_size, parse_size};
 
 use crate::cache_model::Profile;
 use crate::cli::{AutoscaleArgs, JustinDefaultsArg, PolicyArg};
-use crate::job::{parse_duration, JobSetup};
+use crate::job::parse_duration;
 
-/// The policy `a` asks for.
-pub fn build(a: &AutoscaleArgs, setup: &JobSetup) -> Result<Box<dyn Policy>> {
+/// The policy `a` asks for. `stateful` names the job's stateful operators
+/// in topological order when they are not the engine's (a Flink job's):
+/// the `mrc` policy's curves, a profile of the engine's, are theirs in that
+/// order.
+pub fn build(a: &AutoscaleArgs, stateful: Option<&[String]>) -> Result<Box<dyn Policy>> {
     if !(a.scaling_factor >= 0.0 && a.scaling_factor.is_finite()) {
         bail!("--scaling-factor {}: must be 0 or more", a.scaling_factor);
     }
@@ -94,9 +97,13 @@ pub fn build(a: &AutoscaleArgs, setup: &JobSetup) -> Result<Box<dyn Policy>> {
             };
             let profile = match &a.profile {
                 Some(dir) => read_profile(dir)?,
-                None => profile_now(a, setup)?,
+                None => profile_now(a)?,
             };
-            Box::new(MrcPolicy::new(params, curves(&profile)?))
+            let mut curves = curves(&profile)?;
+            if let Some(names) = stateful {
+                curves = rename_curves(&profile, curves, names)?;
+            }
+            Box::new(MrcPolicy::new(params, curves))
         }
     })
 }
@@ -127,6 +134,34 @@ pub fn curves(profile: &Profile) -> Result<HashMap<String, ProfiledCurve>> {
         .collect()
 }
 
+/// The curves under the names of another engine's stateful operators,
+/// matched in topological order (the profile lists its operators in that
+/// order); names both share keep their curve.
+fn rename_curves(
+    profile: &Profile,
+    mut curves: HashMap<String, ProfiledCurve>,
+    names: &[String],
+) -> Result<HashMap<String, ProfiledCurve>> {
+    if names.iter().all(|n| curves.contains_key(n)) {
+        return Ok(curves);
+    }
+    if names.len() != profile.operators.len() {
+        bail!(
+            "--profile: it models {} stateful operator(s) ({}), the job has {} ({}): profile the same query",
+            profile.operators.len(),
+            profile.operators.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+            names.len(),
+            names.join(", ")
+        );
+    }
+    Ok(profile
+        .operators
+        .iter()
+        .zip(names)
+        .filter_map(|(m, n)| curves.remove(&m.name).map(|c| (n.clone(), c)))
+        .collect())
+}
+
 /// profile.json in `dir`.
 fn read_profile(dir: &Path) -> Result<Profile> {
     let path = dir.join("profile.json");
@@ -141,7 +176,7 @@ fn profile_sizes() -> Vec<u64> {
 }
 
 /// Profiles the query at its start configuration into OUT/profile.
-fn profile_now(a: &AutoscaleArgs, _setup: &JobSetup) -> Result<Profile> {
+fn profile_now(a: &AutoscaleArgs) -> Result<Profile> {
     profile_into(a, &a.out.join("profile"))
 }
 

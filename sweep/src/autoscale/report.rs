@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use cachesim::size::format_size;
 
-use super::timeline::Row;
-use super::Outcome;
+use autoscaler::DecisionRecord;
+
+use super::timeline::{Row, Totals};
 use crate::cli::AutoscaleArgs;
 use crate::report::{escape, line_chart, page, table, Series};
 
@@ -30,8 +31,34 @@ fn per_operator(rows: &[Row], f: impl Fn(&Row) -> Option<f64>) -> Vec<Series> {
         .collect()
 }
 
+/// What a report shows of a run, whichever job it drove.
+pub struct RunFacts<'a> {
+    /// The policy's name.
+    pub policy: &'a str,
+    /// The job driven, in words (`the engine`, `Flink job ID at URL`).
+    pub job: String,
+    /// Every decision.
+    pub decisions: &'a [DecisionRecord],
+    /// The timeline.
+    pub timeline: &'a [Row],
+    /// Its totals.
+    pub totals: &'a Totals,
+    /// Events/s the sources sustained.
+    pub sustained: f64,
+    /// End-to-end p99 over the run, ms (`None`: not measured).
+    pub e2e_p99_ms: Option<f64>,
+    /// Changes of parallelism and of memory.
+    pub rescales: usize,
+    /// Changes of memory.
+    pub resizes: usize,
+    /// The final configuration.
+    pub end: &'a str,
+    /// The start configuration, in words.
+    pub start: String,
+}
+
 /// The page.
-pub fn render(a: &AutoscaleArgs, o: &Outcome) -> String {
+pub fn render(a: &AutoscaleArgs, o: &RunFacts) -> String {
     let sources: Vec<&str> = {
         let mut v: Vec<&str> = o
             .decisions
@@ -115,21 +142,17 @@ pub fn render(a: &AutoscaleArgs, o: &Outcome) -> String {
         &[vec![
             o.policy.to_string(),
             a.rate.to_string(),
-            format!("{:.0}", o.snapshot.sustained_throughput),
-            format!(
-                "{} / {}",
-                o.reports.iter().filter(|r| matches!(r, engine::runtime::control::Report::Rescale(_))).count(),
-                o.reports.iter().filter(|r| matches!(r, engine::runtime::control::Report::Resize(_))).count()
-            ),
-            o.end.clone(),
+            format!("{:.0}", o.sustained),
+            format!("{} / {}", o.rescales, o.resizes),
+            o.end.to_string(),
             format!("{:.0}", t.core_s),
             format!("{:.1}", t.gib_s),
             format!("{:.0}", t.violation_s),
-            format!("{:.1}", o.snapshot.latency_p99_ms),
+            o.e2e_p99_ms.map_or("-".to_string(), |l| format!("{l:.1}")),
         ]],
     );
     let body = format!(
-        "<p>{q} ({preset}) at a target of {rate} events/s under <b>{policy}</b>, from {start}; decisions every {interval}. \
+        "<p>{q} ({preset}) on {job} at a target of {rate} events/s under <b>{policy}</b>, from {start}; decisions every {interval}. \
          Decisions: <code>decisions.jsonl</code>; every second: <code>timeline.csv</code>.</p>{summary}\
          <h2>Throughput</h2>{rate_chart}<h2>Resources</h2>{p_chart}{c_chart}<h2>Cache</h2>{h_chart}\
          <h2>Changes</h2>{changes}",
@@ -137,7 +160,8 @@ pub fn render(a: &AutoscaleArgs, o: &Outcome) -> String {
         preset = escape(&a.preset),
         rate = a.rate,
         policy = o.policy,
-        start = escape(&super::start_description(a)),
+        job = escape(&o.job),
+        start = escape(&o.start),
         interval = escape(&a.interval),
         changes = if changes.is_empty() {
             "<p>None.</p>".to_string()

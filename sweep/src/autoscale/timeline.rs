@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use autoscaler::job::Observation;
 use autoscaler::policy::ds2::estimate;
 use serde::Serialize;
 
@@ -54,6 +55,39 @@ pub struct Totals {
     pub violation_s: f64,
 }
 
+/// The rows of one observation, with its share of the totals when it
+/// ends by `until_s` (when the sources stop: the drain after it is no
+/// policy's doing).
+pub fn rows_of(obs: &Observation, until_s: f64, totals: &mut Totals) -> Vec<Row> {
+    let targets = estimate(obs, obs.target_rate, 0.0);
+    let counted = obs.t_s <= until_s + 0.5;
+    if counted {
+        totals.seconds += obs.interval_s;
+        if obs.backlog_events > obs.target_rate {
+            totals.violation_s += obs.interval_s;
+        }
+    }
+    let mut rows = Vec::with_capacity(obs.operators.len());
+    for (o, e) in obs.operators.iter().zip(&targets) {
+        if counted {
+            totals.core_s += o.parallelism as f64 * obs.interval_s;
+            totals.gib_s += o.cache_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64 * obs.interval_s;
+        }
+        rows.push(Row {
+            t_s: (obs.t_s * 1000.0).round() / 1000.0,
+            operator: o.name.clone(),
+            parallelism: o.parallelism,
+            cache_bytes: o.cache_bytes,
+            input_rate: o.records_in_per_s.round(),
+            target_rate: e.target_input.round(),
+            hit_ratio: o.hit_ratio.map(|h| (h * 1e4).round() / 1e4),
+            state_p90_us: o.state_read_p90_us.map(|u| (u * 10.0).round() / 10.0),
+            e2e_p99_ms: (obs.e2e_p99_ms * 100.0).round() / 100.0,
+        });
+    }
+    rows
+}
+
 /// The sampling thread.
 pub struct Timeline {
     thread: JoinHandle<Result<(Vec<Row>, Totals)>>,
@@ -74,32 +108,9 @@ impl Timeline {
                 while !done.load(Relaxed) {
                     std::thread::sleep(Duration::from_secs(1));
                     let obs = window.observe();
-                    let targets = estimate(&obs, obs.target_rate, 0.0);
-                    let counted = obs.t_s <= until_s + 0.5;
-                    if counted {
-                        totals.seconds += obs.interval_s;
-                    }
-                    for (o, e) in obs.operators.iter().zip(&targets) {
-                        if counted {
-                            totals.core_s += o.parallelism as f64 * obs.interval_s;
-                            totals.gib_s += o.cache_bytes.unwrap_or(0) as f64 / (1u64 << 30) as f64 * obs.interval_s;
-                        }
-                        let row = Row {
-                            t_s: (obs.t_s * 1000.0).round() / 1000.0,
-                            operator: o.name.clone(),
-                            parallelism: o.parallelism,
-                            cache_bytes: o.cache_bytes,
-                            input_rate: o.records_in_per_s.round(),
-                            target_rate: e.target_input.round(),
-                            hit_ratio: o.hit_ratio.map(|h| (h * 1e4).round() / 1e4),
-                            state_p90_us: o.state_read_p90_us.map(|u| (u * 10.0).round() / 10.0),
-                            e2e_p99_ms: (obs.e2e_p99_ms * 100.0).round() / 100.0,
-                        };
+                    for row in rows_of(&obs, until_s, &mut totals) {
                         csv.serialize(&row)?;
                         rows.push(row);
-                    }
-                    if counted && obs.backlog_events > obs.target_rate {
-                        totals.violation_s += obs.interval_s;
                     }
                     csv.flush().with_context(|| format!("writing {}", path.display()))?;
                 }
