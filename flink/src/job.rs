@@ -36,6 +36,10 @@ use crate::FlinkError;
 /// gives up.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// The least RocksDB memory a slot gets: below it, write buffers of a
+/// few hundred KiB stall every write.
+pub const MIN_MEMORY_PER_SLOT: u64 = 8 << 20;
+
 /// The block cache's share of a slot's RocksDB memory (Flink's
 /// `(3 - write-buffer-ratio) / 3` at the default ratio 0.5).
 const CACHE_SHARE: f64 = 5.0 / 6.0;
@@ -176,7 +180,7 @@ impl FlinkJob {
         };
         j.wait_running(None, Duration::from_secs(60))?;
         j.discover(Duration::from_secs(30))?;
-        j.previous = Some(j.sample()?);
+        j.previous = Some(j.settled_sample(Duration::from_secs(30))?);
         j.previous_tick = j.previous.clone();
         Ok(j)
     }
@@ -234,6 +238,25 @@ impl FlinkJob {
                 });
             }
             std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Every vertex's counters, once every stateful vertex reports its
+    /// block-cache capacity (Flink's metric fetcher shows 0 or nothing for
+    /// a while after a start), or after `wait` as they are.
+    fn settled_sample(&self, wait: Duration) -> Result<Sample, FlinkError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let s = self.sample()?;
+            let settled = self
+                .vertices
+                .iter()
+                .zip(&s.vertices)
+                .all(|(v, c)| !v.metrics.has_cache() || c.capacity.is_some_and(|x| x > 0.0));
+            if settled || Instant::now() > deadline {
+                return Ok(s);
+            }
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 
@@ -307,15 +330,21 @@ impl FlinkJob {
     }
 
     /// A slot's RocksDB memory that gives every stateful operator of
-    /// `plan` at least its cache per subtask.
-    fn memory_per_slot(&self, plan: &Plan) -> Option<u64> {
+    /// `plan` at least its cache per subtask, at the parallelism it will
+    /// run at (`want`, vertex id → subtasks); never below
+    /// [`MIN_MEMORY_PER_SLOT`].
+    fn memory_per_slot(&self, plan: &Plan, want: &HashMap<String, u32>) -> Option<u64> {
         let k = self.stateful() as f64;
         let per_subtask = plan
             .operators
             .iter()
-            .filter_map(|o| o.cache_bytes.map(|c| c as f64 / o.parallelism.max(1) as f64))
+            .filter_map(|o| {
+                let cache = o.cache_bytes? as f64;
+                let vertex = self.vertices.iter().find(|v| v.operator == o.operator)?;
+                Some(cache / want.get(&vertex.id).copied().unwrap_or(o.parallelism).max(1) as f64)
+            })
             .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))))?;
-        Some((k * per_subtask / CACHE_SHARE).ceil() as u64)
+        Some(((k * per_subtask / CACHE_SHARE).ceil() as u64).max(MIN_MEMORY_PER_SLOT))
     }
 
     /// Events the sources emitted before the current incarnation.
@@ -334,10 +363,20 @@ impl FlinkJob {
                 self.cluster_dir.display()
             )));
         };
+        let mut spec = sub.spec.clone();
+        spec.rocksdb_memory_per_slot = memory;
+        spec.parallelism = parallelism;
+        // Everything that can be checked is checked before the job stops.
+        spec.validate()?;
+        let home = match &self.home {
+            Some(h) => h.clone(),
+            None => FlinkHome::find(None)?,
+        };
         let dir = self.savepoint_dir.display().to_string();
         let trigger = self.client.stop_with_savepoint(&self.job, &dir)?;
         let deadline = Instant::now() + RESTART_TIMEOUT;
         let location = loop {
+            // A failed stop-with-savepoint leaves the job running.
             match self.client.savepoint_status(&self.job, &trigger)? {
                 SavepointStatus::Completed(l) => break l,
                 SavepointStatus::Failed(cause) => {
@@ -352,28 +391,38 @@ impl FlinkJob {
                 SavepointStatus::InProgress => std::thread::sleep(Duration::from_millis(300)),
             }
         };
-        let mut spec = sub.spec.clone();
-        spec.rocksdb_memory_per_slot = memory;
-        spec.parallelism = parallelism;
-        let home = match &self.home {
-            Some(h) => h.clone(),
-            None => FlinkHome::find(None)?,
-        };
-        let run = run_job(&self.client, &home, &self.cluster_dir, &spec, Some(&sub.jar_id), Some(&location));
-        let (job, jar_id) = match run {
-            Ok(r) => r,
-            // The cluster lost the jar (restarted since): upload it again.
-            Err(FlinkError::Http { status: 404, .. }) => {
-                run_job(&self.client, &home, &self.cluster_dir, &spec, None, Some(&location))?
+        let launch = |spec: &crate::nexmark::NexmarkJobSpec| {
+            match run_job(&self.client, &home, &self.cluster_dir, spec, Some(&sub.jar_id), Some(&location)) {
+                // The cluster lost the jar (restarted since): upload it again.
+                Err(FlinkError::Http { status: 404, .. }) => {
+                    run_job(&self.client, &home, &self.cluster_dir, spec, None, Some(&location))
+                }
+                other => other,
             }
-            Err(e) => return Err(e),
+        };
+        let (job, jar_id, spec, failure) = match launch(&spec) {
+            Ok((job, jar)) => (job, jar, spec, None),
+            // The job is stopped: bring it back as it was before
+            // reporting the failure.
+            Err(e) => {
+                let (job, jar) = launch(&sub.spec)?;
+                (job, jar, sub.spec.clone(), Some(e))
+            }
         };
         let next = Submission { job_id: job.clone(), jar_id, spec, events_before: emitted.round() as u64, ..sub };
         next.save(&self.cluster_dir)?;
         self.submission = Some(next);
-        self.job = job;
-        Ok(())
+        let old = std::mem::replace(&mut self.job, job);
+        match failure {
+            None => Ok(()),
+            Some(e) => Err(FlinkError::Invalid(format!(
+                "resubmitting job {old} with {} per slot failed ({e}); it runs again as it was, as job {}",
+                cachesim::size::format_size(memory),
+                self.job
+            ))),
+        }
     }
+
     /// The job's state checked (waiting out a restart), metric names
     /// rediscovered if some were missing, and every counter now.
     fn refresh(&mut self) -> Result<Sample, FlinkError> {
@@ -534,7 +583,7 @@ impl ScalableJob for FlinkJob {
             let seen = self.last_config.get(&o.operator).and_then(|c| c.cache_bytes);
             matches!((seen, o.cache_bytes), (Some(a), Some(b)) if a.abs_diff(b) > (1 << 20))
         });
-        let memory = if cache_changed { self.memory_per_slot(plan) } else { None };
+        let memory = if cache_changed { self.memory_per_slot(plan, &want) } else { None };
         let resize = memory.is_some();
         if resize {
             let memory = memory.unwrap_or_default();
@@ -562,7 +611,7 @@ impl ScalableJob for FlinkJob {
         }
         self.wait_running(Some(&want), RESTART_TIMEOUT)?;
         self.discover(Duration::from_secs(30))?;
-        self.previous = Some(self.sample()?);
+        self.previous = Some(self.settled_sample(Duration::from_secs(30))?);
         self.previous_tick = self.previous.clone();
         applied.duration_s = started.elapsed().as_secs_f64();
         Ok(applied)

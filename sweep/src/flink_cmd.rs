@@ -27,7 +27,10 @@ pub fn run(c: FlinkCommand) -> Result<()> {
         FlinkCommand::Submit(a) => submit(a),
         FlinkCommand::Cancel(a) => {
             let client = RestClient::new(&a.url.url);
-            client.job(&a.job)?;
+            let state = client.job(&a.job)?.state;
+            if matches!(state.as_str(), "FINISHED" | "CANCELED" | "FAILED") {
+                bail!("--job {}: the job is {state} already", a.job);
+            }
             client.cancel(&a.job)?;
             println!("cancelled {}", a.job);
             Ok(())

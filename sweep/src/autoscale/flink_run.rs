@@ -59,7 +59,15 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
     let start_config = first.config();
     let config = controller_config(a, start_config.cores(), start_config.cache_bytes())?;
     let stateful: Vec<String> = first.operators.iter().filter(|o| o.has_cache).map(|o| o.name.clone()).collect();
-    let policy = policies::build(a, Some(&stateful))?;
+    // Justin's memory levels start from the job's cache, not from the
+    // engine's --start-cache.
+    let mut policy_args = a.clone();
+    if a.justin_base.is_none() {
+        if let Some(b) = first.operators.iter().filter_map(|o| o.cache_bytes).max() {
+            policy_args.justin_base = Some(b.to_string());
+        }
+    }
+    let policy = policies::build(&policy_args, Some(&stateful))?;
     let mut controller = Controller::new(policy, config);
     let (query, preset) = match &submission {
         Some(s) => (s.spec.query.clone(), format!("{} auctions in flight", s.spec.in_flight_auctions)),
@@ -114,6 +122,13 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
             let before = obs.config();
             let at = started.elapsed().as_secs_f64();
             match fj.apply(&step.plan) {
+                Ok(applied) if applied.rescaled.is_empty() && applied.resized.is_empty() => controller.record(
+                    &obs,
+                    &step,
+                    false,
+                    None,
+                    &format!("{}; the cluster cannot give it: its slots cap every vertex's parallelism", step.why),
+                ),
                 Ok(applied) => {
                     // The restart's seconds: the old configuration's
                     // resources, the sources stopped.
