@@ -10,7 +10,7 @@ no code with memscale: its answers are an independent reference.
 
     .venv-flink/bin/python scripts/flink_conformance.py [--events N] [--queries q0,q1,q2,q3]
 
-Needs the `apache-flink` package (scripts/setup.sh --flink installs it into
+Needs the `apache-flink` package (scripts/setup.sh installs it into
 .venv-flink) and Java 17. Exit code 0 when every query agrees, 1 otherwise.
 
 Covered so far: q0 to q3 (all four equal on 20,000 events, 2026-12-03).
@@ -29,21 +29,26 @@ import subprocess
 import sys
 import tempfile
 
-# The Nexmark suite's SQL (nexmark-flink/src/main/resources/queries), with
-# its `INSERT INTO discard_sink` replaced by the SELECT it inserts, and
-# `dateTime` quoted (Flink 2's parser reserves it).
-QUERIES = {
-    "q0": "SELECT auction, bidder, price, `dateTime`, extra FROM bid",
-    "q1": "SELECT auction, bidder, 0.908 * price AS price, `dateTime`, extra FROM bid",
-    "q2": "SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0",
-    # The nexmark crate's generator writes US states in lower case; the
-    # suite's literals ('OR', 'ID', 'CA') are lowered to match, as memscale's
-    # q3 does.
-    "q3": (
-        "SELECT P.name, P.city, P.state, A.id FROM auction AS A INNER JOIN person AS P "
-        "ON A.seller = P.id WHERE A.category = 10 AND (P.state = 'or' OR P.state = 'id' OR P.state = 'ca')"
-    ),
-}
+# The Nexmark suite's SQL, one SELECT per file in flink/sql/ (the same text
+# `memscale flink submit` runs over its live source): the suite's
+# `INSERT INTO discard_sink` replaced by the SELECT it inserts, `dateTime`
+# quoted (Flink 2's parser reserves it), q3's state literals lower-cased as
+# memscale's generator writes them.
+SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "flink", "sql")
+
+
+def load_queries():
+    """{query: SQL} from flink/sql/, comment lines dropped, in query order."""
+    queries = {}
+    for name in os.listdir(SQL_DIR):
+        if name.endswith(".sql"):
+            with open(os.path.join(SQL_DIR, name)) as f:
+                text = "\n".join(l for l in f.read().splitlines() if not l.strip().startswith("--"))
+            queries[name[:-4]] = text.strip()
+    return dict(sorted(queries.items(), key=lambda kv: int(kv[0][1:])))
+
+
+QUERIES = load_queries()
 
 
 def normalize(value):

@@ -6,9 +6,10 @@
 #   prometheus (the monitoring test scrapes a real run with it);
 # - .venv with the `libcachesim` PyPI package, the peer the tests compare
 #   cache simulations against;
-# - with --flink: .venv-flink with the `apache-flink` PyPI package (Flink
-#   2.3, its jars included; Java 17 must be on the machine), for
-#   scripts/flink_conformance.py. Not yet part of CI.
+# - .venv-flink with the `apache-flink` PyPI package (Flink 2.3, its jars
+#   and scripts included; Java 17 with javac must be on the machine): the
+#   cluster of `memscale flink up` and sweep/tests/flink.rs, and
+#   scripts/flink_conformance.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +32,8 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import libcachesim' 2>/de
   .venv/bin/pip install -q libcachesim
 fi
 
-if [ "${1:-}" = "--flink" ] && ! .venv-flink/bin/python -c 'import pyflink' 2>/dev/null; then
-  command -v java >/dev/null || { echo "Flink needs Java 17 (java not found)" >&2; exit 1; }
+if ! .venv-flink/bin/python -c 'import pyflink' 2>/dev/null; then
+  command -v javac >/dev/null || { echo "Flink needs a JDK 17 (javac not found)" >&2; exit 1; }
   python3 -m venv .venv-flink
   .venv-flink/bin/pip install -q --upgrade pip
   .venv-flink/bin/pip install -q apache-flink

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum FlinkError {
     /// Flink's jars and scripts were not found.
-    #[error("Flink is not installed: {0} (scripts/setup.sh --flink installs it into .venv-flink, or set FLINK_HOME)")]
+    #[error("Flink is not installed: {0} (scripts/setup.sh installs it into .venv-flink, or set FLINK_HOME)")]
     NotInstalled(String),
     /// Nothing answers at the REST address.
     #[error("cannot reach Flink's REST API at {url}: {cause}")]

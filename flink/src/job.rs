@@ -158,7 +158,9 @@ impl FlinkJob {
         target_rate: f64,
     ) -> Result<FlinkJob, FlinkError> {
         let details = client.job(job)?;
-        if details.state != "RUNNING" {
+        // A job just submitted is CREATED or INITIALIZING for a while:
+        // only a job that has ended is refused.
+        if is_terminal(&details.state) {
             return Err(FlinkError::NotRunning { job: job.into(), state: details.state });
         }
         let submission = Submission::load(cluster_dir, job)?;
@@ -306,7 +308,7 @@ impl FlinkJob {
         let deadline = Instant::now() + timeout;
         loop {
             let d = self.client.job(&self.job)?;
-            if matches!(d.state.as_str(), "FAILED" | "CANCELED" | "FINISHED") {
+            if is_terminal(&d.state) {
                 return Err(FlinkError::NotRunning { job: self.job.clone(), state: d.state });
             }
             let at_size = parallelism
@@ -517,6 +519,11 @@ impl FlinkJob {
             max_parallelism: self.max_parallelism,
         }
     }
+}
+
+/// Whether a job in `state` has ended for good.
+pub fn is_terminal(state: &str) -> bool {
+    matches!(state, "FINISHED" | "CANCELED" | "FAILED")
 }
 
 /// Short operator names from the vertices' chains: `source` for the

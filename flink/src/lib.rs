@@ -1,7 +1,7 @@
 //! memscale beyond one machine: Flink.
 //!
 //! - [`home`]: where Flink is (the `apache-flink` PyPI package brings its
-//!   jars and scripts; `scripts/setup.sh --flink` installs it).
+//!   jars and scripts; `scripts/setup.sh` installs it).
 //! - [`cluster`]: a standalone cluster on loopback, configured for
 //!   autoscaling RocksDB state (adaptive scheduler, incremental
 //!   checkpoints, block-cache and state-latency metrics): up, down, status.

@@ -400,8 +400,7 @@ fn first_error(text: &str) -> String {
         .ok()
         .and_then(|v| v.get("errors")?.as_array()?.first()?.as_str().map(String::from))
         .unwrap_or_else(|| text.to_string());
-    let cause =
-        err.lines().filter(|l| l.starts_with("Caused by: ")).last().map(|l| l.trim_start_matches("Caused by: "));
+    let cause = err.lines().rfind(|l| l.starts_with("Caused by: ")).map(|l| l.trim_start_matches("Caused by: "));
     let line = cause.unwrap_or_else(|| err.lines().next().unwrap_or(""));
     line.chars().take(500).collect()
 }

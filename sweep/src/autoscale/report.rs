@@ -88,21 +88,21 @@ pub fn render(a: &AutoscaleArgs, o: &RunFacts) -> String {
         "Parallelism per operator",
         "seconds",
         "subtasks",
-        &per_operator(&o.timeline, |r| (r.operator != source).then_some(r.parallelism as f64)),
+        &per_operator(o.timeline, |r| (r.operator != source).then_some(r.parallelism as f64)),
         None,
     );
     let c_chart = line_chart(
         "Block cache per operator",
         "seconds",
         "MiB",
-        &per_operator(&o.timeline, |r| r.cache_bytes.map(|b| b as f64 / (1u64 << 20) as f64)),
+        &per_operator(o.timeline, |r| r.cache_bytes.map(|b| b as f64 / (1u64 << 20) as f64)),
         None,
     );
     let h_chart = line_chart(
         "Hit ratio of each operator's own reads",
         "seconds",
         "hit ratio",
-        &per_operator(&o.timeline, |r| if stateful(r) { r.hit_ratio } else { None }),
+        &per_operator(o.timeline, |r| if stateful(r) { r.hit_ratio } else { None }),
         Some(1.0),
     );
     let changes: Vec<Vec<String>> = o
