@@ -13,8 +13,9 @@ no code with memscale: its answers are an independent reference.
 Needs the `apache-flink` package (scripts/setup.sh installs it into
 .venv-flink) and Java 17. Exit code 0 when every query agrees, 1 otherwise.
 
-Covered so far: q0 to q3 (all four equal on 20,000 events, 2026-12-03).
-The rest of the suite is still to come. Slow: about 1.5 min per query here,
+Covered: the queries with SQL in flink/sql/ (q0-q3, q9, q18, q19, q20;
+equal on 20,000 events, q18 up to ties, 2026-12-03). The rest of the
+suite is still to come. Slow: about 1.5 min per query here,
 most of it system time inside Flink's local mini-cluster (not looked into).
 """
 
@@ -49,6 +50,25 @@ def load_queries():
 
 
 QUERIES = load_queries()
+
+# Ties the SQL leaves open, accepted either way: for these queries, rows
+# that differ are accepted when the multisets of these columns (the
+# partition and order keys) are equal. q18 keeps "the last bid" of a bidder
+# on an auction by ORDER BY dateTime DESC: bids of the same millisecond tie
+# (10 per ms at the default 10,000 events/s of event time), and memscale
+# keeps the later one in the stream. q19 ranks by price: equal prices tie
+# for their rank numbers and at the tenth place.
+TIES = {
+    "q18": ("auction, bidder, dateTime", (0, 1, 5)),
+    "q19": ("auction, price, rank_number", (0, 2, 7)),
+}
+
+
+def project(rows, columns):
+    out = collections.Counter()
+    for row, n in rows.items():
+        out[tuple(row[i] for i in columns)] += n
+    return out
 
 
 def normalize(value):
@@ -126,6 +146,10 @@ def main():
         ours, flink = memscale_rows(a.memscale, q, a.events, work), flink_rows(t_env, QUERIES[q])
         if ours == flink:
             print(f"{q}: {sum(ours.values())} rows, equal to Flink's")
+            continue
+        if q in TIES and project(ours, TIES[q][1]) == project(flink, TIES[q][1]):
+            print(f"{q}: {sum(ours.values())} rows, equal to Flink's up to ties the SQL leaves open: "
+                  f"{sum((ours - flink).values())} rows differ only from rows tied with them on ({TIES[q][0]})")
             continue
         failed += 1
         only_ours, only_flink = ours - flink, flink - ours

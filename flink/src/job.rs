@@ -443,12 +443,23 @@ impl FlinkJob {
     /// The figures since the previous call of this method (or since the
     /// last change): for a timeline sampled more often than the
     /// controller observes.
-    pub fn tick(&mut self) -> Result<Observation, FlinkError> {
+    /// `None` while Flink's metric fetcher has not refreshed since the
+    /// previous tick (every counter unchanged: a zero-rate row would be
+    /// followed by a doubled one).
+    pub fn tick(&mut self) -> Result<Option<Observation>, FlinkError> {
         let now = self.refresh()?;
+        if let Some(before) = &self.previous_tick {
+            let moved = before.vertices.iter().zip(&now.vertices).any(|(b, c)| {
+                b.source_events != c.source_events || b.records_in != c.records_in || b.busy_ms != c.busy_ms
+            });
+            if !moved {
+                return Ok(None);
+            }
+        }
         let obs = self.delta(self.previous_tick.as_ref(), &now);
         self.last_config = obs.config();
         self.previous_tick = Some(now);
-        Ok(obs)
+        Ok(Some(obs))
     }
 
     /// The observation of the counters from `before` to `now`.

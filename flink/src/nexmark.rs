@@ -60,6 +60,9 @@ pub fn query_sql(query: &str) -> Result<String, FlinkError> {
 pub struct NexmarkJobSpec {
     /// Query name (`q20`).
     pub query: String,
+    /// The generator's preset, by name (`default`, `large-state`).
+    #[serde(default)]
+    pub preset: String,
     /// Events per second: the source's limit and its event-time rate.
     pub rate: u64,
     /// Event time of event 0, ms since the epoch.
@@ -249,6 +252,7 @@ mod tests {
     fn spec() -> NexmarkJobSpec {
         NexmarkJobSpec {
             query: "q20".into(),
+            preset: "default".into(),
             rate: 10_000,
             base_time_ms: 1_700_000_000_000,
             events: None,

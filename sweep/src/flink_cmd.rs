@@ -104,6 +104,7 @@ fn submit(a: FlinkSubmitArgs) -> Result<()> {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     let spec = NexmarkJobSpec {
         query: a.query.clone(),
+        preset: a.preset.clone(),
         rate: a.rate,
         base_time_ms: a.base_time.unwrap_or(now_ms),
         events: a.events,

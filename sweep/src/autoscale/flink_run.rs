@@ -55,7 +55,17 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
     let mut fj = FlinkJob::attach(client, home, &a.flink_dir, job, a.rate as f64)
         .with_context(|| format!("--flink {url} --job {job}"))?;
     let submission = Submission::load(&a.flink_dir, job)?;
-    let first = fj.tick()?;
+    let mut first = None;
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(500));
+        first = fj.tick()?;
+        if first.is_some() {
+            break;
+        }
+    }
+    let Some(first) = first else {
+        bail!("--job {job}: its counters did not move in 30 s: the job makes no progress");
+    };
     let start_config = first.config();
     let config = controller_config(a, start_config.cores(), start_config.cache_bytes())?;
     let stateful: Vec<String> = first.operators.iter().filter(|o| o.has_cache).map(|o| o.name.clone()).collect();
@@ -70,7 +80,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
     let policy = policies::build(&policy_args, Some(&stateful))?;
     let mut controller = Controller::new(policy, config);
     let (query, preset) = match &submission {
-        Some(s) => (s.spec.query.clone(), format!("{} auctions in flight", s.spec.in_flight_auctions)),
+        Some(s) => (s.spec.query.clone(), s.spec.preset.clone()),
         None => (a.query.clone(), a.preset.clone()),
     };
     eprintln!(
@@ -101,7 +111,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
         std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
         if now >= next_tick {
-            let mut obs = fj.tick()?;
+            let Some(mut obs) = fj.tick()? else { continue };
             obs.t_s = started.elapsed().as_secs_f64();
             for row in rows_of(&obs, until_s, &mut totals) {
                 csv.serialize(&row)?;
@@ -213,6 +223,8 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
             resizes,
             end: &end,
             start: start_config.describe(),
+            hit_ratio_of: "each operator's RocksDB (its tickers: compaction's lookups included)",
+            timeline_every: "2 s",
         },
     );
     crate::output::write_file(&a.out.join("report.html"), html.as_bytes())?;

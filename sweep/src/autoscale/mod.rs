@@ -264,6 +264,8 @@ pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
             resizes: summary.resizes,
             end: &outcome.end,
             start: start_description(a),
+            hit_ratio_of: "each operator's own reads",
+            timeline_every: "second",
         },
     );
     crate::output::write_file(&a.out.join("report.html"), html.as_bytes())?;

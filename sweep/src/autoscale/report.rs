@@ -55,6 +55,10 @@ pub struct RunFacts<'a> {
     pub end: &'a str,
     /// The start configuration, in words.
     pub start: String,
+    /// Whose reads the hit ratio counts, in words.
+    pub hit_ratio_of: &'static str,
+    /// How often the timeline has a row, in words.
+    pub timeline_every: &'static str,
 }
 
 /// The page.
@@ -99,7 +103,7 @@ pub fn render(a: &AutoscaleArgs, o: &RunFacts) -> String {
         None,
     );
     let h_chart = line_chart(
-        "Hit ratio of each operator's own reads",
+        &format!("Hit ratio of {}", o.hit_ratio_of),
         "seconds",
         "hit ratio",
         &per_operator(o.timeline, |r| if stateful(r) { r.hit_ratio } else { None }),
@@ -153,7 +157,7 @@ pub fn render(a: &AutoscaleArgs, o: &RunFacts) -> String {
     );
     let body = format!(
         "<p>{q} ({preset}) on {job} at a target of {rate} events/s under <b>{policy}</b>, from {start}; decisions every {interval}. \
-         Decisions: <code>decisions.jsonl</code>; every second: <code>timeline.csv</code>.</p>{summary}\
+         Decisions: <code>decisions.jsonl</code>; every {every}: <code>timeline.csv</code>.</p>{summary}\
          <h2>Throughput</h2>{rate_chart}<h2>Resources</h2>{p_chart}{c_chart}<h2>Cache</h2>{h_chart}\
          <h2>Changes</h2>{changes}",
         q = escape(&a.query),
@@ -161,6 +165,7 @@ pub fn render(a: &AutoscaleArgs, o: &RunFacts) -> String {
         rate = a.rate,
         policy = o.policy,
         job = escape(&o.job),
+        every = o.timeline_every,
         start = escape(&o.start),
         interval = escape(&a.interval),
         changes = if changes.is_empty() {
