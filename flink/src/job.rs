@@ -331,24 +331,6 @@ impl FlinkJob {
         self.vertices.iter().filter(|v| v.metrics.has_cache()).count().max(1)
     }
 
-    /// A slot's RocksDB memory that gives every stateful operator of
-    /// `plan` at least its cache per subtask, at the parallelism it will
-    /// run at (`want`, vertex id → subtasks); never below
-    /// [`MIN_MEMORY_PER_SLOT`].
-    fn memory_per_slot(&self, plan: &Plan, want: &HashMap<String, u32>) -> Option<u64> {
-        let k = self.stateful() as f64;
-        let per_subtask = plan
-            .operators
-            .iter()
-            .filter_map(|o| {
-                let cache = o.cache_bytes? as f64;
-                let vertex = self.vertices.iter().find(|v| v.operator == o.operator)?;
-                Some(cache / want.get(&vertex.id).copied().unwrap_or(o.parallelism).max(1) as f64)
-            })
-            .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))))?;
-        Some(((k * per_subtask / CACHE_SHARE).ceil() as u64).max(MIN_MEMORY_PER_SLOT))
-    }
-
     /// Events the sources emitted before the current incarnation.
     fn events_before(&self) -> f64 {
         self.submission.as_ref().map_or(0.0, |s| s.events_before as f64)
@@ -462,6 +444,13 @@ impl FlinkJob {
         Ok(Some(obs))
     }
 
+    /// The job's configuration now, as Flink reports it (each vertex's
+    /// parallelism, each stateful operator's share of the slots' caches).
+    pub fn configuration(&self) -> Result<autoscaler::job::Config, FlinkError> {
+        let now = self.sample()?;
+        Ok(self.delta(None, &now).config())
+    }
+
     /// The observation of the counters from `before` to `now`.
     fn delta(&self, before: Option<&Sample>, now: &Sample) -> Observation {
         let zeros = Sample { server_ms: now.server_ms, vertices: vec![Counters::default(); now.vertices.len()] };
@@ -532,6 +521,52 @@ impl FlinkJob {
     }
 }
 
+/// The RocksDB memory per slot `plan` asks for, if it changes memory.
+///
+/// Flink sizes memory per slot, so an operator's cache is its subtasks'
+/// shares (each of the `stateful` operators gets 1/k of a slot's block
+/// cache). A plan's cache is the operator's total, as on the engine, where
+/// subtasks share one cache and scaling out does not grow it. So: a plan
+/// that keeps every stateful operator's cache as `observed` changes no
+/// memory; one that changes parallelism (`running`: operator → subtasks it
+/// will run at) keeps each subtask's share unless it asks more per subtask;
+/// one at the same parallelism gets the memory it asks, grown or shrunk.
+/// Slots get at least enough for every operator's cache per subtask, and
+/// never less than [`MIN_MEMORY_PER_SLOT`].
+fn planned_memory(
+    plan: &Plan,
+    observed: &autoscaler::job::Config,
+    running: &HashMap<String, u32>,
+    stateful: usize,
+    memory_now: Option<u64>,
+) -> Option<u64> {
+    let slack = 1u64 << 20;
+    let changed = plan.operators.iter().any(|o| {
+        let seen = observed.get(&o.operator).and_then(|c| c.cache_bytes);
+        matches!((seen, o.cache_bytes), (Some(a), Some(b)) if a.abs_diff(b) > slack)
+    });
+    if !changed {
+        return None;
+    }
+    let per_subtask = plan
+        .operators
+        .iter()
+        .filter_map(|o| {
+            let p = running.get(&o.operator).copied().unwrap_or(o.parallelism).max(1);
+            Some(o.cache_bytes? as f64 / p as f64)
+        })
+        .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))))?;
+    let memory = ((stateful.max(1) as f64 * per_subtask / CACHE_SHARE).ceil() as u64).max(MIN_MEMORY_PER_SLOT);
+    let rescales = plan.operators.iter().any(|o| {
+        observed.get(&o.operator).is_some_and(|c| running.get(&o.operator).is_some_and(|&p| p != c.parallelism))
+    });
+    match memory_now {
+        Some(now) if rescales => (memory > now + slack).then_some(memory),
+        Some(now) => (memory.abs_diff(now) > slack).then_some(memory),
+        None => Some(memory),
+    }
+}
+
 /// Whether a job in `state` has ended for good.
 pub fn is_terminal(state: &str) -> bool {
     matches!(state, "FINISHED" | "CANCELED" | "FAILED")
@@ -594,14 +629,10 @@ impl ScalableJob for FlinkJob {
             }
             want.insert(info.id.clone(), p);
         }
-        // A plan that leaves every stateful operator's cache as observed
-        // changes no memory, whatever its parallelism (a slot's memory
-        // stays, so on Flink an operator's cache grows with its subtasks).
-        let cache_changed = plan.operators.iter().any(|o| {
-            let seen = self.last_config.get(&o.operator).and_then(|c| c.cache_bytes);
-            matches!((seen, o.cache_bytes), (Some(a), Some(b)) if a.abs_diff(b) > (1 << 20))
-        });
-        let memory = if cache_changed { self.memory_per_slot(plan, &want) } else { None };
+        let running: HashMap<String, u32> =
+            self.vertices.iter().filter_map(|v| Some((v.operator.clone(), *want.get(&v.id)?))).collect();
+        let memory_now = self.submission.as_ref().map(|s| s.spec.rocksdb_memory_per_slot);
+        let memory = planned_memory(plan, &self.last_config, &running, self.stateful(), memory_now);
         let resize = memory.is_some();
         if resize {
             let memory = memory.unwrap_or_default();
@@ -643,6 +674,58 @@ impl ScalableJob for FlinkJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(p: u32, cache_mib: u64) -> Plan {
+        Plan {
+            operators: vec![
+                autoscaler::job::OperatorPlan {
+                    operator: "source".into(),
+                    parallelism: 1,
+                    cache_bytes: None,
+                    reason: String::new(),
+                },
+                autoscaler::job::OperatorPlan {
+                    operator: "join".into(),
+                    parallelism: p,
+                    cache_bytes: Some(cache_mib << 20),
+                    reason: String::new(),
+                },
+            ],
+        }
+    }
+
+    fn config(p: u32, cache_mib: u64) -> autoscaler::job::Config {
+        plan(p, cache_mib).config()
+    }
+
+    fn running(p: u32) -> HashMap<String, u32> {
+        [("source".to_string(), 1), ("join".to_string(), p)].into_iter().collect()
+    }
+
+    #[test]
+    fn plans_map_onto_memory_per_slot() {
+        let mib = 1u64 << 20;
+        // 16 MiB per slot: a 13.33 MiB block cache at one subtask.
+        let now = Some(16 * mib);
+        // DS2 keeps the cache it saw: no memory change, whatever it does to
+        // parallelism.
+        assert_eq!(planned_memory(&plan(4, 40), &config(1, 40), &running(4), 1, now), None);
+        // A vertical step to 32 MiB of cache at one subtask: 6/5 of it per
+        // slot (the block cache is 5/6 of a slot's RocksDB memory).
+        assert_eq!(planned_memory(&plan(1, 32), &config(1, 16), &running(1), 1, now), Some((32 * mib * 6).div_ceil(5)));
+        // Two stateful operators share a slot: twice that.
+        assert_eq!(planned_memory(&plan(1, 32), &config(1, 16), &running(1), 2, now), Some((64 * mib * 6).div_ceil(5)));
+        // A step back shrinks it, never below the floor.
+        assert_eq!(
+            planned_memory(&plan(1, 2), &config(1, 32), &running(1), 1, Some(40 * mib)),
+            Some(MIN_MEMORY_PER_SLOT)
+        );
+        // Scaling out 1 -> 8 with the engine's shared total (213 MiB seen,
+        // 26 MiB asked): each subtask keeps its share, no shrink.
+        assert_eq!(planned_memory(&plan(8, 26), &config(1, 213), &running(8), 1, Some(256 * mib)), None);
+        // Scaling out while asking more per subtask grows the slots.
+        assert_eq!(planned_memory(&plan(2, 100), &config(1, 13), &running(2), 1, now), Some(60 * mib));
+    }
 
     #[test]
     fn metric_names_are_sorted_by_what_they_measure() {

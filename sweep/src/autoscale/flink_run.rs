@@ -51,6 +51,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
     let duration = parse_duration("--duration", &a.duration)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}: cannot create", a.out.display()))?;
     let client = RestClient::new(url);
+    let slots = client.overview().with_context(|| format!("--flink {url}"))?.slots_total;
     let home = FlinkHome::find(None).ok();
     let mut fj = FlinkJob::attach(client, home, &a.flink_dir, job, a.rate as f64)
         .with_context(|| format!("--flink {url} --job {job}"))?;
@@ -137,7 +138,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
                     &step,
                     false,
                     None,
-                    &format!("{}; the cluster cannot give it: its slots cap every vertex's parallelism", step.why),
+                    &format!("the plan is beyond the cluster: its {slots} slots cap every vertex's parallelism"),
                 ),
                 Ok(applied) => {
                     // The restart's seconds: the old configuration's
@@ -157,7 +158,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
                         resized: applied.resized.clone(),
                         duration_s: applied.duration_s,
                         config_before: before.describe(),
-                        config_after: step.plan.config().describe(),
+                        config_after: fj.configuration().map(|c| c.describe()).unwrap_or_default(),
                     });
                     controller.applied(&step.plan, &obs, started.elapsed().as_secs_f64());
                     controller.record(&obs, &step, true, Some(applied.duration_s), &step.why)
