@@ -8,7 +8,7 @@ mode, parallelism 1). The final results are compared as multisets after
 normalizing timestamps (ms since the epoch, UTC) and decimals. Flink shares
 no code with memscale: its answers are an independent reference.
 
-    .venv-flink/bin/python scripts/flink_conformance.py [--events N] [--queries q0,q1,q2,q3]
+    .venv-flink/bin/python scripts/flink_conformance.py [--events N] [--preset default|large-state] [--queries q0,q20]
 
 Needs the `apache-flink` package (scripts/setup.sh installs it into
 .venv-flink) and Java 17. Exit code 0 when every query agrees, 1 otherwise.
@@ -111,10 +111,10 @@ def flink_rows(t_env, sql):
     return +out
 
 
-def memscale_rows(binary, query, events, work):
+def memscale_rows(binary, query, events, preset, work):
     results = os.path.join(work, f"{query}.csv")
     subprocess.run(
-        [binary, "run", "--query", query, "--events", str(events), "--metrics-addr", "off",
+        [binary, "run", "--query", query, "--events", str(events), "--preset", preset, "--metrics-addr", "off",
          "--control-addr", "off", "--out", os.path.join(work, f"run-{query}"), "--results", results],
         check=True, stdout=subprocess.DEVNULL,
     )
@@ -127,6 +127,7 @@ def memscale_rows(binary, query, events, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20000)
+    ap.add_argument("--preset", default="default", choices=["default", "large-state"])
     ap.add_argument("--queries", default=",".join(QUERIES))
     ap.add_argument("--memscale", default="target/release/memscale")
     ap.add_argument("--work", help="directory for events and results (default: a temporary one)")
@@ -138,12 +139,12 @@ def main():
         return 2
     work = a.work or tempfile.mkdtemp(prefix="conformance-")
     events_dir = os.path.join(work, "events")
-    subprocess.run([a.memscale, "nexmark", "export", "--events", str(a.events), "-o", events_dir],
+    subprocess.run([a.memscale, "nexmark", "export", "--events", str(a.events), "--preset", a.preset, "-o", events_dir],
                    check=True, stdout=subprocess.DEVNULL)
     t_env = flink_env(events_dir)
     failed = 0
     for q in queries:
-        ours, flink = memscale_rows(a.memscale, q, a.events, work), flink_rows(t_env, QUERIES[q])
+        ours, flink = memscale_rows(a.memscale, q, a.events, a.preset, work), flink_rows(t_env, QUERIES[q])
         if ours == flink:
             print(f"{q}: {sum(ours.values())} rows, equal to Flink's")
             continue

@@ -528,8 +528,9 @@ impl FlinkJob {
 /// cache). A plan's cache is the operator's total, as on the engine, where
 /// subtasks share one cache and scaling out does not grow it. So: a plan
 /// that keeps every stateful operator's cache as `observed` changes no
-/// memory; one that changes parallelism (`running`: operator → subtasks it
-/// will run at) keeps each subtask's share unless it asks more per subtask;
+/// memory; one that changes parallelism (even beyond what the cluster
+/// gives: `running`, operator → subtasks it will run at) keeps each
+/// subtask's share unless it asks more per subtask;
 /// one at the same parallelism gets the memory it asks, grown or shrunk.
 /// Slots get at least enough for every operator's cache per subtask, and
 /// never less than [`MIN_MEMORY_PER_SLOT`].
@@ -557,9 +558,10 @@ fn planned_memory(
         })
         .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a.max(x))))?;
     let memory = ((stateful.max(1) as f64 * per_subtask / CACHE_SHARE).ceil() as u64).max(MIN_MEMORY_PER_SLOT);
-    let rescales = plan.operators.iter().any(|o| {
-        observed.get(&o.operator).is_some_and(|c| running.get(&o.operator).is_some_and(|&p| p != c.parallelism))
-    });
+    // The plan's own parallelism says whether it scales (the cluster may
+    // cap what it gets).
+    let rescales =
+        plan.operators.iter().any(|o| observed.get(&o.operator).is_some_and(|c| o.parallelism != c.parallelism));
     match memory_now {
         Some(now) if rescales => (memory > now + slack).then_some(memory),
         Some(now) => (memory.abs_diff(now) > slack).then_some(memory),
@@ -723,6 +725,8 @@ mod tests {
         // Scaling out 1 -> 8 with the engine's shared total (213 MiB seen,
         // 26 MiB asked): each subtask keeps its share, no shrink.
         assert_eq!(planned_memory(&plan(8, 26), &config(1, 213), &running(8), 1, Some(256 * mib)), None);
+        // Asking 26 subtasks of a cluster with 8 slots is still a rescale.
+        assert_eq!(planned_memory(&plan(26, 13), &config(8, 213), &running(8), 1, Some(256 * mib)), None);
         // Scaling out while asking more per subtask grows the slots.
         assert_eq!(planned_memory(&plan(2, 100), &config(1, 13), &running(2), 1, now), Some(60 * mib));
     }
