@@ -33,10 +33,17 @@ for policy in $POLICIES; do
     --duration "$DURATION" --interval 10s --out "$OUT/$policy" 2>"$OUT/$policy.log" | sed "s/^/$policy: /"
   last=$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c[-1]["job_after"] if c else sys.argv[2])' "$OUT/$policy/changes.json" "$job")
   $M flink cancel --job "$last" >/dev/null
-  python3 - "$OUT/$policy/changes.json" "$policy" <<'PY'
-import json, sys
-for c in json.load(open(sys.argv[1])):
+  python3 - "$OUT/$policy" "$policy" <<'PY'
+import csv, json, os, sys
+out, policy = sys.argv[1], sys.argv[2]
+rows = [r for r in csv.DictReader(open(os.path.join(out, "timeline.csv"))) if r["operator"] == "source"]
+def rate(lo, hi):
+    xs = [float(r["input_rate"]) for r in rows if lo <= float(r["t_s"]) < hi]
+    return sum(xs) / len(xs) if xs else float("nan")
+for c in json.load(open(os.path.join(out, "changes.json"))):
     kind = "memory" if c["resized"] else "parallelism"
-    print(f'{sys.argv[2]}:   {c["t_s"]:5.0f} s  {kind:<11} {c["config_before"]} -> {c["config_after"]}  took {c["duration_s"]:.1f} s')
+    t, d = c["t_s"], c["duration_s"]
+    print(f'{policy}:   {t:5.0f} s  {kind:<11} {c["config_before"]} -> {c["config_after"]}  took {d:.1f} s; '
+          f'sources {rate(t - 20, t):.0f}/s in the 20 s before, {rate(t + d, t + d + 20):.0f}/s in the 20 s after')
 PY
 done

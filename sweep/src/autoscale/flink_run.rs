@@ -108,6 +108,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
     let mut next_tick = started + TIMELINE_PERIOD;
     let mut next_decision = started + interval;
     let mut last: Observation = first;
+    let mut failure = None;
     while !fj.is_finished() && started.elapsed() < duration {
         std::thread::sleep(Duration::from_millis(100));
         let now = Instant::now();
@@ -163,7 +164,11 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
                     controller.applied(&step.plan, &obs, started.elapsed().as_secs_f64());
                     controller.record(&obs, &step, true, Some(applied.duration_s), &step.why)
                 }
-                Err(e) => controller.record(&obs, &step, false, None, &format!("the change failed: {e}")),
+                Err(e) => {
+                    let r = controller.record(&obs, &step, false, None, &format!("the change failed: {e}"));
+                    failure = Some(e);
+                    r
+                }
             }
         } else if step.act {
             controller.record(&obs, &step, false, None, "the run ends before a change would settle")
@@ -175,6 +180,16 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
         log.write_all(b"\n")?;
         log.flush().context("writing decisions.jsonl")?;
         decisions.push(record);
+        if let Some(e) = failure.take() {
+            // A failed stop-with-savepoint leaves the job running, and a
+            // failed resubmission brings it back as it was: the error is
+            // the user's to see, the job theirs to keep.
+            return Err(anyhow::Error::from(e).context(format!(
+                "a change at {:.0} s failed (decisions.jsonl has it); the Flink job runs on as {}",
+                obs.t_s,
+                fj.job_id()
+            )));
+        }
         next_decision = Instant::now() + interval;
         next_tick = Instant::now() + TIMELINE_PERIOD;
     }
