@@ -121,8 +121,8 @@ pub enum Command {
     /// for `memscale autoscale --flink`.
     ///
     /// Flink comes from the `apache-flink` PyPI package (scripts/setup.sh
-    /// --flink installs it into .venv-flink; or set FLINK_HOME); Java 17
-    /// must be on PATH.
+    /// installs it into .venv-flink; or set FLINK_HOME); a JDK 17 (java,
+    /// javac, jar) must be on PATH.
     #[command(
         subcommand,
         after_help = "A session:\n  memscale flink up\n  memscale flink submit --query q20 --preset large-state --rate 20000\n  \
@@ -855,8 +855,11 @@ pub struct AutoscaleArgs {
     /// RocksDB memory among its stateful operators: memscale credits each
     /// of k stateful operators with 1/k of a slot's block cache per
     /// subtask, and sizes slots so that every operator gets at least what
-    /// the plan asks. --query, --preset and the --start options are the
-    /// job's own; `mrc` needs --profile (a memscale profile of the query).
+    /// the plan asks; a rescale keeps each subtask's share unless the plan
+    /// asks more per subtask. --query, --preset and the --start options are
+    /// the job's own; `mrc` needs --profile (a memscale profile of the
+    /// query). A change that fails (a savepoint, a resubmission) ends the
+    /// run with its error; the job runs on as it was.
     #[arg(long, value_name = "URL", requires = "job", help_heading = "Flink job")]
     pub flink: Option<String>,
     /// The Flink job's id (memscale flink status lists them).
