@@ -168,7 +168,10 @@ impl FlinkJob {
             client,
             home,
             cluster_dir: cluster_dir.to_path_buf(),
-            savepoint_dir: cluster_dir.join("savepoints"),
+            // Flink resolves a relative target against its own working
+            // folder, not ours.
+            savepoint_dir: std::path::absolute(cluster_dir.join("savepoints"))
+                .map_err(FlinkError::io(cluster_dir.join("savepoints")))?,
             submission,
             job: job.to_string(),
             target_rate,

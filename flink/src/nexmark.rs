@@ -27,15 +27,24 @@ const JAVA_SOURCES: [(&str, &str); 2] = [
     ("NexmarkJob.java", include_str!("../java/memscale/NexmarkJob.java")),
 ];
 
-const QUERIES: [(&str, &str); 8] = [
+const QUERIES: [(&str, &str); 17] = [
     ("q0", include_str!("../sql/q0.sql")),
     ("q1", include_str!("../sql/q1.sql")),
     ("q2", include_str!("../sql/q2.sql")),
     ("q3", include_str!("../sql/q3.sql")),
+    ("q4", include_str!("../sql/q4.sql")),
+    ("q5", include_str!("../sql/q5.sql")),
+    ("q7", include_str!("../sql/q7.sql")),
+    ("q8", include_str!("../sql/q8.sql")),
     ("q9", include_str!("../sql/q9.sql")),
+    ("q15", include_str!("../sql/q15.sql")),
+    ("q16", include_str!("../sql/q16.sql")),
+    ("q17", include_str!("../sql/q17.sql")),
     ("q18", include_str!("../sql/q18.sql")),
     ("q19", include_str!("../sql/q19.sql")),
     ("q20", include_str!("../sql/q20.sql")),
+    ("q21", include_str!("../sql/q21.sql")),
+    ("q22", include_str!("../sql/q22.sql")),
 ];
 
 /// The queries that have Flink SQL here.

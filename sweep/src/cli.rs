@@ -209,8 +209,8 @@ pub struct FlinkSubmitArgs {
     pub url: FlinkUrlArgs,
     #[command(flatten)]
     pub dir: FlinkDirArgs,
-    /// Nexmark query (those with Flink SQL here: q0, q1, q2, q3, q9, q18,
-    /// q19, q20).
+    /// Nexmark query (those with Flink SQL in flink/sql/: q0-q5, q7, q8,
+    /// q9, q15-q22).
     #[arg(long, default_value = "q20")]
     pub query: String,
     /// Nexmark parameter preset: default or large-state (as `run`'s).
