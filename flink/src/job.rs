@@ -419,7 +419,7 @@ impl FlinkJob {
         } else if state != "RUNNING" {
             self.wait_running(None, Duration::from_secs(60))?;
         }
-        if self.vertices.iter().any(|v| v.metrics.all().len() <= 2 && !v.source) {
+        if !self.vertices.iter().any(|v| v.metrics.has_cache()) {
             self.discover(Duration::ZERO).ok();
         }
         self.sample()
