@@ -27,7 +27,7 @@ const JAVA_SOURCES: [(&str, &str); 2] = [
     ("NexmarkJob.java", include_str!("../java/memscale/NexmarkJob.java")),
 ];
 
-const QUERIES: [(&str, &str); 17] = [
+const QUERIES: [(&str, &str); 18] = [
     ("q0", include_str!("../sql/q0.sql")),
     ("q1", include_str!("../sql/q1.sql")),
     ("q2", include_str!("../sql/q2.sql")),
@@ -37,6 +37,7 @@ const QUERIES: [(&str, &str); 17] = [
     ("q7", include_str!("../sql/q7.sql")),
     ("q8", include_str!("../sql/q8.sql")),
     ("q9", include_str!("../sql/q9.sql")),
+    ("q14", include_str!("../sql/q14.sql")),
     ("q15", include_str!("../sql/q15.sql")),
     ("q16", include_str!("../sql/q16.sql")),
     ("q17", include_str!("../sql/q17.sql")),

@@ -210,7 +210,7 @@ pub struct FlinkSubmitArgs {
     #[command(flatten)]
     pub dir: FlinkDirArgs,
     /// Nexmark query (those with Flink SQL in flink/sql/: q0-q5, q7, q8,
-    /// q9, q15-q22).
+    /// q9, q14-q22).
     #[arg(long, default_value = "q20")]
     pub query: String,
     /// Nexmark parameter preset: default or large-state (as `run`'s).
