@@ -227,11 +227,7 @@ mod tests {
     #[test]
     fn the_configuration_turns_on_what_the_autoscaler_reads() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-        std::fs::write(dir.path().join("bin/jobmanager.sh"), "").unwrap();
-        std::fs::create_dir_all(dir.path().join("lib")).unwrap();
-        std::fs::write(dir.path().join("lib/flink-dist-2.3.0.jar"), "").unwrap();
-        let home = FlinkHome::at(dir.path()).unwrap();
+        let home = crate::home::fake_home(dir.path());
         let c = ClusterConfig { dir: "/x/flink".into(), rest_port: 18081, ..ClusterConfig::default() };
         let y = c.config_yaml(&home);
         for line in [
@@ -252,11 +248,7 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
-        std::fs::write(dir.path().join("bin/jobmanager.sh"), "").unwrap();
-        std::fs::create_dir_all(dir.path().join("lib")).unwrap();
-        std::fs::write(dir.path().join("lib/flink-dist-2.3.0.jar"), "").unwrap();
-        let home = FlinkHome::at(dir.path()).unwrap();
+        let home = crate::home::fake_home(dir.path());
         let c =
             ClusterConfig { dir: dir.path().join("c"), rpc_port: port, rest_port: free_port(), ..Default::default() };
         let e = up(&home, &c).unwrap_err().to_string();

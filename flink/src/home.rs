@@ -102,6 +102,17 @@ fn pyflink_of(python: &Path) -> Option<PathBuf> {
     (!dir.is_empty()).then(|| PathBuf::from(dir))
 }
 
+/// A folder laid out as a Flink distribution (empty scripts and jars), for
+/// tests that need a [`FlinkHome`] but never start it.
+#[cfg(test)]
+pub(crate) fn fake_home(dir: &Path) -> FlinkHome {
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("bin/jobmanager.sh"), "").unwrap();
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/flink-dist-2.3.0.jar"), "").unwrap();
+    FlinkHome::at(dir).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -228,9 +228,8 @@ impl FlinkJob {
             name_operators(&mut vertices, &details);
             self.max_parallelism = details.vertices.iter().map(|v| v.max_parallelism).max().unwrap_or(128);
             let stateful = vertices.iter().any(|v| v.metrics.has_cache());
-            let has_counts = vertices.iter().all(|v| !v.metrics.all().is_empty());
             self.vertices = vertices;
-            if stateful && has_counts {
+            if stateful {
                 return Ok(());
             }
             if Instant::now() > deadline {

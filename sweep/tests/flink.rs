@@ -39,6 +39,32 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `memscale autoscale --flink` for 40 s under `policy` at 40,000 events/s,
+/// a decision every 10 s, into `out`.
+fn autoscale(url: &str, job: &str, dir: &Path, policy: &str, extra: &[&str], out: &Path) {
+    let mut args = vec![
+        "autoscale",
+        "--flink",
+        url,
+        "--job",
+        job,
+        "--flink-dir",
+        dir.to_str().unwrap(),
+        "--rate",
+        "40000",
+        "--policy",
+        policy,
+        "--duration",
+        "40s",
+        "--interval",
+        "10s",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args);
+}
+
 fn changes(out: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(out.join("changes.json")).unwrap();
     serde_json::from_str::<Value>(&text).unwrap().as_array().unwrap().clone()
@@ -124,25 +150,7 @@ fn autoscale_rescales_and_resizes_a_running_flink_job() {
 
     // DS2: the join is far behind 40,000 events/s at one subtask.
     let ds2 = tmp.path().join("ds2");
-    ok(&[
-        "autoscale",
-        "--flink",
-        &url,
-        "--job",
-        &job,
-        "--flink-dir",
-        d,
-        "--rate",
-        "40000",
-        "--policy",
-        "ds2",
-        "--duration",
-        "40s",
-        "--interval",
-        "10s",
-        "--out",
-        ds2.to_str().unwrap(),
-    ]);
+    autoscale(&url, &job, &dir, "ds2", &[], &ds2);
     let c = changes(&ds2);
     assert!(c.iter().any(|x| x["rescaled"] == serde_json::json!(["join"])), "{c:?}");
     assert!(c.iter().all(|x| x["job_after"] == job.as_str()), "a rescale keeps the job: {c:?}");
@@ -160,27 +168,7 @@ fn autoscale_rescales_and_resizes_a_running_flink_job() {
     // Justin, with a latency threshold every read misses: a memory step.
     let before_ms = event_time_ms(&client, &job);
     let justin = tmp.path().join("justin");
-    ok(&[
-        "autoscale",
-        "--flink",
-        &url,
-        "--job",
-        &job,
-        "--flink-dir",
-        d,
-        "--rate",
-        "40000",
-        "--policy",
-        "justin",
-        "--justin-latency-us",
-        "1",
-        "--duration",
-        "40s",
-        "--interval",
-        "10s",
-        "--out",
-        justin.to_str().unwrap(),
-    ]);
+    autoscale(&url, &job, &dir, "justin", &["--justin-latency-us", "1"], &justin);
     let c = changes(&justin);
     let resize = c.iter().find(|x| x["resized"] == serde_json::json!(["join"])).unwrap_or_else(|| panic!("{c:?}"));
     let new_job = resize["job_after"].as_str().unwrap().to_string();

@@ -4,7 +4,6 @@
 //! it keeps running after the command ends (its id changes when a memory
 //! change resubmitted it; the last line says which it is).
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -17,7 +16,7 @@ use flink::rest::RestClient;
 use serde::Serialize;
 
 use super::timeline::{rows_of, Totals};
-use super::{controller_config, converge_s, policies, print_decision, report, RunSummary};
+use super::{controller_config, converge_s, log_decision, policies, report, RunSummary};
 use crate::cli::{AutoscaleArgs, PolicyArg};
 use crate::job::parse_duration;
 use crate::output::write_json;
@@ -175,10 +174,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
         } else {
             controller.record(&obs, &step, false, None, &step.why)
         };
-        print_decision(&obs, &record);
-        serde_json::to_writer(&mut log, &record)?;
-        log.write_all(b"\n")?;
-        log.flush().context("writing decisions.jsonl")?;
+        log_decision(&mut log, &obs, &record)?;
         decisions.push(record);
         if let Some(e) = failure.take() {
             // A failed stop-with-savepoint leaves the job running, and a

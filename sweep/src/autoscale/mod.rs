@@ -372,10 +372,7 @@ fn drive(
         } else {
             controller.record(&obs, &step, false, None, &step.why)
         };
-        print_decision(&obs, &record);
-        serde_json::to_writer(&mut log, &record)?;
-        log.write_all(b"\n")?;
-        log.flush().context("writing decisions.jsonl")?;
+        log_decision(&mut log, &obs, &record)?;
         decisions.push(record);
         next = Instant::now() + interval;
     }
@@ -390,9 +387,18 @@ fn drive(
     Ok(Outcome { policy: controller.policy(), decisions, reports, timeline: rows, totals, snapshot, end })
 }
 
+/// A decision on the console and as a line of decisions.jsonl (flushed:
+/// the log is read while the run goes on).
+pub(crate) fn log_decision(log: &mut impl Write, obs: &Observation, record: &DecisionRecord) -> Result<()> {
+    print_decision(obs, record);
+    serde_json::to_writer(&mut *log, record)?;
+    log.write_all(b"\n")?;
+    log.flush().context("writing decisions.jsonl")
+}
+
 /// One line per decision on the console: what changes and why, or why
 /// nothing does.
-pub(crate) fn print_decision(obs: &Observation, r: &DecisionRecord) {
+fn print_decision(obs: &Observation, r: &DecisionRecord) {
     let current = obs.config();
     let changes: Vec<String> = r
         .operators
