@@ -7,7 +7,8 @@
 # - .venv with the `libcachesim` PyPI package, the peer the tests compare
 #   cache simulations against;
 # - .venv-flink with the `apache-flink` PyPI package (Flink 2.3, its jars
-#   and scripts included; Java 17 with javac must be on the machine): the
+#   and scripts included; on Java 17, whose JDK is installed above if javac
+#   is missing): the
 #   cluster of `memscale flink up` and sweep/tests/flink.rs, and
 #   scripts/flink_conformance.py.
 set -euo pipefail
@@ -21,6 +22,8 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v db_bench >/dev/null || need+=(rocksdb-tools)
 command -v prometheus >/dev/null || need+=(prometheus)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+# Flink runs on Java 17; `memscale flink submit` compiles its job with javac.
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q "${need[@]}"
