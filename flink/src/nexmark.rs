@@ -27,7 +27,7 @@ const JAVA_SOURCES: [(&str, &str); 2] = [
     ("NexmarkJob.java", include_str!("../java/memscale/NexmarkJob.java")),
 ];
 
-const QUERIES: [(&str, &str); 18] = [
+const QUERIES: [(&str, &str); 22] = [
     ("q0", include_str!("../sql/q0.sql")),
     ("q1", include_str!("../sql/q1.sql")),
     ("q2", include_str!("../sql/q2.sql")),
@@ -37,6 +37,10 @@ const QUERIES: [(&str, &str); 18] = [
     ("q7", include_str!("../sql/q7.sql")),
     ("q8", include_str!("../sql/q8.sql")),
     ("q9", include_str!("../sql/q9.sql")),
+    ("q10", include_str!("../sql/q10.sql")),
+    ("q11", include_str!("../sql/q11.sql")),
+    ("q12", include_str!("../sql/q12.sql")),
+    ("q13", include_str!("../sql/q13.sql")),
     ("q14", include_str!("../sql/q14.sql")),
     ("q15", include_str!("../sql/q15.sql")),
     ("q16", include_str!("../sql/q16.sql")),

@@ -5,7 +5,10 @@
 //! `justin` (a memory change through stop-with-savepoint and
 //! resubmission), each change checked on the cluster itself: the job runs
 //! at the new configuration, restored from its checkpoint or savepoint,
-//! and its source went on where it stopped (no event lost).
+//! and its source went on where it stopped (no event lost). Refused on the
+//! way: an unknown job, an unknown query, an address where nothing answers,
+//! a job without RocksDB metrics, a savepoint Flink cannot write (each exit
+//! 2, the job left running as it was).
 
 mod common;
 
@@ -41,7 +44,7 @@ fn ok(args: &[&str]) -> String {
 
 /// `memscale autoscale --flink` for 40 s under `policy` at 40,000 events/s,
 /// a decision every 10 s, into `out`.
-fn autoscale(url: &str, job: &str, dir: &Path, policy: &str, extra: &[&str], out: &Path) {
+fn autoscale(url: &str, job: &str, dir: &Path, policy: &str, extra: &[&str], out: &Path) -> std::process::Output {
     let mut args = vec![
         "autoscale",
         "--flink",
@@ -62,7 +65,13 @@ fn autoscale(url: &str, job: &str, dir: &Path, policy: &str, extra: &[&str], out
         out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    ok(&args);
+    memscale(&args)
+}
+
+/// [`autoscale`], which must succeed.
+fn autoscale_ok(url: &str, job: &str, dir: &Path, policy: &str, extra: &[&str], out: &Path) {
+    let o = autoscale(url, job, dir, policy, extra, out);
+    assert!(o.status.success(), "autoscale {policy}: {}", String::from_utf8_lossy(&o.stderr));
 }
 
 fn changes(out: &Path) -> Vec<Value> {
@@ -95,6 +104,19 @@ fn event_time_ms(client: &RestClient, job: &str) -> f64 {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     panic!("job {job} reports no watermark");
+}
+
+/// The job's details once it runs again (a failed stop-with-savepoint
+/// resumes it), within 30 s.
+fn running(client: &RestClient, job: &str) -> flink::rest::JobDetails {
+    for _ in 0..60 {
+        let d = client.job(job).unwrap();
+        if d.state == "RUNNING" {
+            return d;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("job {job} does not run again");
 }
 
 #[test]
@@ -132,6 +154,14 @@ fn autoscale_rescales_and_resizes_a_running_flink_job() {
     let out = memscale(&["flink", "status", "--url", &nowhere]);
     fails_with(&out, &["cannot reach", &nowhere]);
 
+    // A job without the metrics the policies read: q0 keeps no state, so
+    // no vertex reports RocksDB's block cache.
+    let stateless = ok(&["flink", "submit", "--url", &url, "--dir", d, "--query", "q0", "--rate", "1000"]);
+    let out = memscale(&["autoscale", "--flink", &url, "--job", &stateless, "--flink-dir", d, "--rate", "1000"]);
+    fails_with(&out, &[&stateless, "RocksDB block-cache"]);
+    assert_eq!(client.job(&stateless).unwrap().state, "RUNNING", "a refused job is left running");
+    ok(&["flink", "cancel", "--url", &url, "--job", &stateless]);
+
     let job = ok(&[
         "flink",
         "submit",
@@ -150,7 +180,7 @@ fn autoscale_rescales_and_resizes_a_running_flink_job() {
 
     // DS2: the join is far behind 40,000 events/s at one subtask.
     let ds2 = tmp.path().join("ds2");
-    autoscale(&url, &job, &dir, "ds2", &[], &ds2);
+    autoscale_ok(&url, &job, &dir, "ds2", &[], &ds2);
     let c = changes(&ds2);
     assert!(c.iter().any(|x| x["rescaled"] == serde_json::json!(["join"])), "{c:?}");
     assert!(c.iter().all(|x| x["job_after"] == job.as_str()), "a rescale keeps the job: {c:?}");
@@ -165,10 +195,29 @@ fn autoscale_rescales_and_resizes_a_running_flink_job() {
     assert!(timeline
         .starts_with("t_s,operator,parallelism,cache_bytes,input_rate,target_rate,hit_ratio,state_p90_us,e2e_p99_ms"));
 
+    // A savepoint Flink cannot write (its folder is a file): the memory
+    // change fails with exit 2 naming it, and the job runs on as it was.
+    let savepoints = dir.join("savepoints");
+    let aside = dir.join("savepoints.aside");
+    if savepoints.exists() {
+        std::fs::rename(&savepoints, &aside).unwrap();
+    }
+    std::fs::write(&savepoints, b"a file where the savepoints go").unwrap();
+    let out = autoscale(&url, &job, &dir, "justin", &["--justin-latency-us", "1"], &tmp.path().join("failed"));
+    fails_with(&out, &["savepoint", &job]);
+    std::fs::remove_file(&savepoints).unwrap();
+    if aside.exists() {
+        std::fs::rename(&aside, &savepoints).unwrap();
+    }
+    let after_failure = running(&client, &job);
+    let join_p =
+        |d: &flink::rest::JobDetails| d.vertices.iter().find(|v| v.name.starts_with("Join")).unwrap().parallelism;
+    assert_eq!(join_p(&after_failure), join_p(&d1), "a failed savepoint changes nothing");
+
     // Justin, with a latency threshold every read misses: a memory step.
     let before_ms = event_time_ms(&client, &job);
     let justin = tmp.path().join("justin");
-    autoscale(&url, &job, &dir, "justin", &["--justin-latency-us", "1"], &justin);
+    autoscale_ok(&url, &job, &dir, "justin", &["--justin-latency-us", "1"], &justin);
     let c = changes(&justin);
     let resize = c.iter().find(|x| x["resized"] == serde_json::json!(["join"])).unwrap_or_else(|| panic!("{c:?}"));
     let new_job = resize["job_after"].as_str().unwrap().to_string();

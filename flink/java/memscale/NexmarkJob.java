@@ -87,6 +87,12 @@ public final class NexmarkJob {
         tEnv.executeSql("CREATE TEMPORARY VIEW bid AS SELECT b_auction AS auction, b_bidder AS bidder, "
                 + "b_price AS price, b_channel AS channel, b_url AS url, `dateTime`, b_extra AS extra "
                 + "FROM events WHERE event_type = 2");
+        // q13's side input, as the suite's side_input_gen.sh writes it: keys
+        // 0 to 9,999, each with its own decimal as value (a bounded table
+        // here, so that nothing but the jar has to reach the cluster).
+        tEnv.executeSql("CREATE TEMPORARY TABLE side_input (`key` BIGINT, `value` AS CAST(`key` AS STRING)) "
+                + "WITH ('connector' = 'datagen', 'fields.key.kind' = 'sequence', "
+                + "'fields.key.start' = '0', 'fields.key.end' = '9999')");
 
         Table result = tEnv.sqlQuery(sql);
         result.executeInsert(TableDescriptor.forConnector("blackhole")
