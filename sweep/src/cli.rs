@@ -69,6 +69,13 @@ pub enum Command {
     /// Set --rate below every configuration's capacity for the closest
     /// predictions: RocksDB's flushes and compactions then follow the same
     /// timeline in every run.
+    ///
+    /// With no option, sweeps the job `profile` runs without one (q19 at
+    /// the large-state preset, for 45 s), at 20,000 events/s, at 4, 8, 16,
+    /// 32, 64 and 128 MiB, into out/sweep (about six minutes): the hit
+    /// ratio falls from 0.90 to 0.81 over those sizes, and below about
+    /// 16 MiB the job falls behind; the sweep shows how closely one
+    /// profiling run predicted both.
     Sweep(SweepArgs),
     /// Run a query under an autoscaler that rescales it live: parallelism
     /// (key groups migrate while the job runs) and block-cache size (in
@@ -209,8 +216,8 @@ pub struct FlinkSubmitArgs {
     pub url: FlinkUrlArgs,
     #[command(flatten)]
     pub dir: FlinkDirArgs,
-    /// Nexmark query (those with Flink SQL in flink/sql/: q0-q5, q7, q8,
-    /// q9, q14-q22).
+    /// Nexmark query (every one memscale runs, q0-q5 and q7-q22, with its
+    /// Flink SQL in flink/sql/).
     #[arg(long, default_value = "q20")]
     pub query: String,
     /// Nexmark parameter preset: default or large-state (as `run`'s).
@@ -571,10 +578,11 @@ pub enum StateArg {
 pub struct JobArgs {
     /// Nexmark query: q0 to q22 but q6 (which Flink does not run either)
     /// [default: q20]. q10 writes its CSV files under --out/bid, partitioned
-    /// by day and minute. `profile` without --query profiles a job
+    /// by day and minute. `profile` and `sweep` without --query run a job
     /// whose memory matters: q19 (top 10 bids per auction) at the
     /// large-state preset, 24,000 events/s for 45 s, with a 16 MiB cache
-    /// (each of those unless given).
+    /// (each of those unless given; `sweep` runs it at 20,000 events/s and
+    /// its own sizes).
     #[arg(long)]
     pub query: Option<String>,
     /// Events to generate (over all source subtasks). Default 1,000,000
@@ -828,6 +836,13 @@ pub struct AutoscaleArgs {
     /// mrc: plan for the target at this share of capacity (headroom).
     #[arg(long, default_value_t = 0.9, help_heading = "MRC")]
     pub headroom: f64,
+    /// mrc: plan a growing state for its size this far ahead (the live
+    /// state's growth over the last window, projected): a step sized for
+    /// the state of now falls short as it grows, and every further step is
+    /// a change. Memory is cheap beside cores at the default prices, so a
+    /// longer horizon costs little.
+    #[arg(long, default_value = "30s", help_heading = "MRC")]
+    pub horizon: String,
     /// mrc: the profile directory (profile.json of `memscale profile` on
     /// the same query and preset) whose curves are the model. Without it, a
     /// profile is run first into OUT/profile.
@@ -915,6 +930,9 @@ pub struct CompareArgs {
     /// Price of a GiB-hour.
     #[arg(long, default_value_t = autoscaler::policy::mrc::GIB_HOUR_PRICE, allow_negative_numbers = true)]
     pub gib_price: f64,
+    /// The MRC policy's horizon (see `memscale autoscale --help`).
+    #[arg(long, default_value = "30s")]
+    pub horizon: String,
     /// Parallelisms of the oracle's grid (every operator but the sources).
     #[arg(long, default_value = "1,2,3,4")]
     pub oracle_parallelism: String,
@@ -1035,8 +1053,9 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub job: JobArgs,
     /// Cache sizes per stateful operator to run at: a list, or LO..HI:N for
-    /// N evenly spaced sizes, both ends included (`--cache` says the same)
-    /// [default: 8MiB..512MiB:8].
+    /// N evenly spaced sizes, both ends included, LO..HI:N:log for
+    /// log-spaced ones (`--cache` says the same) [default: 8MiB..512MiB:8;
+    /// without --query 4MiB..128MiB:6:log].
     #[arg(long = "sizes")]
     pub sizes: Option<String>,
     /// Write-buffer sizes to run at (a second axis); default: --write-buffer.

@@ -30,7 +30,15 @@ struct Identity {
     warmup: u32,
     core_price: f64,
     gib_price: f64,
+    /// The MRC policy's horizon (comparisons made before it had one used
+    /// 30 s).
+    #[serde(default = "thirty_seconds")]
+    horizon: String,
     max_parallelism: u32,
+}
+
+fn thirty_seconds() -> String {
+    "30s".into()
 }
 
 /// One row of summary.csv.
@@ -110,6 +118,7 @@ fn run_args(c: &CompareArgs, policy: PolicyArg, out: PathBuf, profile: Option<Pa
         core_price: c.core_price,
         gib_price: c.gib_price,
         headroom: 0.9,
+        horizon: c.horizon.clone(),
         profile,
         cores: None,
         profile_events: c.profile_events,
@@ -181,6 +190,7 @@ pub fn run(c: CompareArgs) -> Result<()> {
         warmup: c.warmup,
         core_price: c.core_price,
         gib_price: c.gib_price,
+        horizon: c.horizon.clone(),
         max_parallelism: c.max_parallelism,
     };
     let id_path = c.out.join("compare.json");

@@ -108,8 +108,8 @@ fn parse_cache(v: &str) -> Result<usize> {
 }
 
 impl JobArgs {
-    /// Without --query, `profile` profiles a job whose memory matters, so
-    /// that a first run shows a curve with a knee: q19 at the large-state
+    /// Without --query, `profile` and `sweep` run a job whose memory
+    /// matters, so that a first run shows a curve with a knee: q19 at the large-state
     /// preset, 24,000 events/s for 45 s, a 16 MiB cache (each unless
     /// given): below the size it needs to keep up, so the measured point
     /// sits on the steep part of the curve. Returns whether it did.
@@ -125,6 +125,20 @@ impl JobArgs {
         }
         self.cache.get_or_insert_with(|| "16MiB".into());
         true
+    }
+
+    /// The query, preset, rate and length as given, for a console line:
+    /// `q19 at the large-state preset, 24000 events/s, for 45s`.
+    pub fn describe_pacing(&self) -> String {
+        format!(
+            "{} at the {} preset, {}, {}",
+            self.query.as_deref().unwrap_or(DEFAULT_QUERY),
+            self.preset.as_deref().unwrap_or(DEFAULT_PRESET),
+            self.rate.map_or("unpaced".into(), |r| format!("{r} events/s")),
+            self.duration
+                .as_deref()
+                .map_or_else(|| format!("{} events", self.events.unwrap_or(DEFAULT_EVENTS)), |d| format!("for {d}"))
+        )
     }
 
     /// Checks every option and builds the job; `out` is the run directory

@@ -77,12 +77,8 @@ pub fn run(a: ProfileArgs) -> Result<()> {
     let story = job.default_to_memory_bound();
     if story {
         eprintln!(
-            "no --query: profiling q19 at the {} preset, {} events/s, {}, cache {} (a job whose memory matters)",
-            job.preset.as_deref().unwrap_or_default(),
-            job.rate.map_or("unpaced".into(), |r| r.to_string()),
-            job.duration
-                .as_deref()
-                .map_or_else(|| format!("{} events", job.events.unwrap_or_default()), |d| format!("for {d}")),
+            "no --query: profiling {}, cache {} (a job whose memory matters)",
+            job.describe_pacing(),
             job.cache.as_deref().unwrap_or_default()
         );
     }

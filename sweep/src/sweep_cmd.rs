@@ -133,6 +133,12 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
 
 /// The sizes a sweep runs at, without `--sizes` or `--cache`.
 const DEFAULT_SIZES: &str = "8MiB..512MiB:8";
+/// ... and without `--query`, for the memory-bound q19 job `profile` runs
+/// then: both sides of its knee, spaced as its curve is read, on a log
+/// axis.
+const STORY_SIZES: &str = "4MiB..128MiB:6:log";
+/// ... and the rate it runs that job at, events/s.
+const STORY_RATE: u64 = 20_000;
 
 /// The sweep's cache sizes and the option that gave them: `--sizes`, or
 /// `--cache` (in a sweep it names the sizes to run at), never both.
@@ -141,6 +147,7 @@ fn sweep_sizes(a: &SweepArgs) -> Result<Vec<u64>> {
         (Some(_), Some(_)) => bail!("--cache and --sizes both give the sweep's cache sizes; give one of them"),
         (Some(s), None) => ("--sizes", s.as_str()),
         (None, Some(c)) => ("--cache", c.as_str()),
+        (None, None) if a.job.query.is_none() => ("--sizes", STORY_SIZES),
         (None, None) => ("--sizes", DEFAULT_SIZES),
     };
     if text.contains('=') {
@@ -152,10 +159,32 @@ fn sweep_sizes(a: &SweepArgs) -> Result<Vec<u64>> {
     parse_sizes(text).map_err(|e| anyhow!("{option}: {}", e.reason))
 }
 
-pub fn run(mut a: SweepArgs) -> Result<()> {
-    let sizes = sweep_sizes(&a)?;
+/// The sweep's sizes; without --query, the job and sizes of the story
+/// (`profile`'s memory-bound job) filled in where not given. Returns the
+/// sizes and whether the story was taken.
+fn resolve(a: &mut SweepArgs) -> Result<(Vec<u64>, bool)> {
+    let sizes = sweep_sizes(a)?;
     // Each run sets its own cache size; `--cache` was the list of them.
     a.job.cache = None;
+    if a.job.query.is_none() {
+        // Below the profile's 24,000: the sizes from 16 MiB up keep up
+        // with it even on a slow day of this host, so their throughput is
+        // checked exactly, and the job falls behind below.
+        a.job.rate.get_or_insert(STORY_RATE);
+    }
+    let story = a.job.default_to_memory_bound();
+    a.job.cache = None;
+    Ok((sizes, story))
+}
+
+pub fn run(mut a: SweepArgs) -> Result<()> {
+    let (sizes, story) = resolve(&mut a)?;
+    if story {
+        eprintln!(
+            "no --query: sweeping {} per run (the job `memscale profile` runs without one: its memory matters)",
+            a.job.describe_pacing()
+        );
+    }
     if sizes.iter().any(|&s| s < 1 << 20) {
         bail!("every cache size of the sweep (--sizes or --cache) must be at least 1MiB");
     }
@@ -485,6 +514,39 @@ mod tests {
             state_p99_us: 1.0,
             disk_read_bytes: 0,
         }
+    }
+
+    fn sweep_args(args: &[&str]) -> SweepArgs {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from([&["memscale", "sweep"][..], args].concat()).unwrap();
+        match cli.command {
+            crate::cli::Command::Sweep(a) => a,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn without_a_query_the_sweep_runs_the_memory_bound_story() {
+        let mut a = sweep_args(&[]);
+        let (sizes, story) = resolve(&mut a).unwrap();
+        assert!(story);
+        assert_eq!(sizes, [4, 8, 16, 32, 64, 128].map(|m: u64| m << 20));
+        let j = &a.job;
+        assert_eq!(
+            (j.query.as_deref(), j.preset.as_deref(), j.rate, j.duration.as_deref(), j.cache.as_deref()),
+            (Some("q19"), Some("large-state"), Some(STORY_RATE), Some("45s"), None)
+        );
+        // What is given stays.
+        let mut a = sweep_args(&["--rate", "15000", "--events", "500000", "--sizes", "8MiB,16MiB"]);
+        let (sizes, _) = resolve(&mut a).unwrap();
+        assert_eq!(sizes, vec![8 << 20, 16 << 20]);
+        assert_eq!((a.job.rate, a.job.events, a.job.duration.as_deref()), (Some(15000), Some(500000), None));
+        // With a query, nothing is filled in.
+        let mut a = sweep_args(&["--query", "q20"]);
+        let (sizes, story) = resolve(&mut a).unwrap();
+        assert!(!story);
+        assert_eq!(sizes.len(), 8);
+        assert_eq!((a.job.rate, a.job.preset.as_deref()), (None, None));
     }
 
     #[test]

@@ -154,9 +154,9 @@ fn autoscale_rescales_and_resizes_a_running_flink_job() {
     let out = memscale(&["flink", "status", "--url", &nowhere]);
     fails_with(&out, &["cannot reach", &nowhere]);
 
-    // A job without the metrics the policies read: q0 keeps no state, so
+    // A job without the metrics the policies read: q10 keeps no state, so
     // no vertex reports RocksDB's block cache.
-    let stateless = ok(&["flink", "submit", "--url", &url, "--dir", d, "--query", "q0", "--rate", "1000"]);
+    let stateless = ok(&["flink", "submit", "--url", &url, "--dir", d, "--query", "q10", "--rate", "1000"]);
     let out = memscale(&["autoscale", "--flink", &url, "--job", &stateless, "--flink-dir", d, "--rate", "1000"]);
     fails_with(&out, &[&stateless, "RocksDB block-cache"]);
     assert_eq!(client.job(&stateless).unwrap().state, "RUNNING", "a refused job is left running");

@@ -289,7 +289,8 @@ fn profile_without_a_query_profiles_a_job_whose_memory_matters() {
 fn a_sweep_started_again_runs_only_what_is_missing() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let out = dir.path().join("sweep");
-    let args = ["sweep", "--events", "20000", "--sizes", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
+    let args =
+        ["sweep", "--query", "q20", "--events", "20000", "--sizes", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
     let first = memscale(&[&args[..], &[out.to_str().unwrap()]].concat());
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let rows = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
@@ -324,19 +325,22 @@ fn a_sweep_started_again_runs_only_what_is_missing() {
     assert_eq!(runs, 2);
     common::check_report(&out.join("report.html"), 2);
     // `--cache` names a sweep's sizes as `--sizes` does: the same sweep.
-    let same = ["sweep", "--events", "20000", "--cache", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
+    let same =
+        ["sweep", "--query", "q20", "--events", "20000", "--cache", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
     let again = memscale(&[&same[..], &[out.to_str().unwrap()]].concat());
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("reusing the profile") && err.contains("2 of 2 runs already done"), "{err}");
     assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap(), rows, "nothing re-run, nothing lost");
     assert!(out.join("report.html").exists());
-    let other = ["sweep", "--events", "30000", "--sizes", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
+    let other =
+        ["sweep", "--query", "q20", "--events", "30000", "--sizes", "2MiB,4MiB", "--write-buffer", "256KiB", "--out"];
     let mixed = memscale(&[&other[..], &[out.to_str().unwrap()]].concat());
     fails_with(&mixed, &["profile.json", "other run options"]);
     assert_eq!(std::fs::read_to_string(out.join("sweep.csv")).unwrap(), rows, "a refused sweep changes nothing");
     // The profile's write buffer is part of what it predicts from.
-    let wb = ["sweep", "--events", "20000", "--sizes", "2MiB,4MiB", "--write-buffer", "1MiB", "--out"];
+    let wb =
+        ["sweep", "--query", "q20", "--events", "20000", "--sizes", "2MiB,4MiB", "--write-buffer", "1MiB", "--out"];
     fails_with(
         &memscale(&[&wb[..], &[out.to_str().unwrap()]].concat()),
         &["profile.json", "write buffer (64MiB at 256KiB)"],

@@ -88,7 +88,9 @@ pub fn build(a: &AutoscaleArgs, stateful: Option<&[String]>) -> Result<Box<dyn P
                 Some(c) => Some(c),
                 None => std::thread::available_parallelism().ok().map(|n| n.get() as f64),
             };
+            let horizon = crate::job::parse_duration("--horizon", &a.horizon)?;
             let params = MrcParams {
+                horizon_s: horizon.as_secs_f64(),
                 core_price: a.core_price,
                 gib_price: a.gib_price,
                 utilization: a.headroom,
