@@ -248,8 +248,10 @@ fn split_batch_key(k: &[u8]) -> (u16, u64, &[u8]) {
 
 const SESSIONS: StateId = StateId(0);
 
-/// Aggregates per key and session (a run of rows with gaps below `gap`;
-/// a session ends `gap` after its last row).
+/// Aggregates per key and session (a run of rows with gaps of at most
+/// `gap`; a session ends `gap` after its last row). A row exactly `gap`
+/// after a session's last one joins it, as in Flink, whose session
+/// windows `[ts, ts + gap)` merge when they touch.
 pub struct SessionAggregate {
     gap: u64,
     key: KeyOf,
@@ -307,7 +309,7 @@ impl Operator for SessionAggregate {
         self.aggs.apply(&mut acc, &row, 1);
         let mut kept = Vec::with_capacity(sessions.len() + 1);
         for (s, e, a) in sessions {
-            if s < end && start < e {
+            if s <= end && start <= e {
                 start = start.min(s);
                 end = end.max(e);
                 self.aggs.merge(&mut acc, &a);
