@@ -30,7 +30,9 @@ pub struct OperatorObservation {
     /// Bytes of keyed state (memtables and SST files) at the end of the
     /// interval.
     pub state_bytes: u64,
-    /// How fast that grew over the interval, bytes/s (negative: shrank).
+    /// How fast that grows, bytes/s (negative: shrinks): over as long a
+    /// span as the job can tell (the engine: since the job started, with
+    /// no state; Flink: over the interval).
     pub state_growth_per_s: f64,
     /// Records received per second (a source: events generated per second).
     pub records_in_per_s: f64,

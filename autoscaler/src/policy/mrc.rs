@@ -328,7 +328,13 @@ impl Policy for MrcPolicy {
                     (Some(b), Some(c)) => (b as f64 - c as f64).abs() <= 0.05 * c as f64,
                     (b, c) => b == c,
                 };
-            let keep = now_rate >= wanted && now_cost <= best.cost * (1.0 + self.params.keep_within);
+            // A configuration that sustains the target now stays until it
+            // no longer does, though the state's projected growth says it
+            // will fall short: each step is sized for the horizon ahead,
+            // and stepping again on every window's projection would make
+            // a change of every few percent the state grows.
+            let sustains_now = op.true_processing_rate >= wanted;
+            let keep = (now_rate >= wanted || sustains_now) && now_cost <= best.cost * (1.0 + self.params.keep_within);
             let chosen = if keep || near {
                 Choice {
                     parallelism: op.parallelism,
@@ -549,6 +555,27 @@ mod tests {
         let (still, growing) = (choose(0.0), choose((100 << 20) as f64 / 30.0));
         assert!(growing > still, "{still} {growing}");
         assert!(choose(-1e9) == still, "a shrinking state is planned as it is");
+    }
+
+    #[test]
+    fn a_growing_state_that_is_sustained_now_waits_for_its_next_step() {
+        let decide = |tpr: f64| {
+            let curves =
+                HashMap::from([("join".to_string(), ProfiledCurve { curve: curve(), state_bytes: 100 << 20 })]);
+            let mut p = MrcPolicy::new(MrcParams::default(), curves);
+            // At 64 MiB, hit 0.88: 20 + 3 x 0.12 x 60 = 41.6 us a record,
+            // 24,000/s against 22,222/s wanted; the state doubles every
+            // 30 s, so the curve 120 s on says 64 MiB will not do.
+            let mut o = observed(1, 64 << 20, tpr, 0.88);
+            o.operators[1].state_bytes = 100 << 20;
+            o.operators[1].state_growth_per_s = (100 << 20) as f64 / 30.0;
+            p.decide(&o).operators[1].clone()
+        };
+        let kept = decide(1e6 / 41.6);
+        assert_eq!((kept.parallelism, kept.cache_bytes), (1, Some(64 << 20)), "{kept:?}");
+        // Once it falls short, the step is sized for the state ahead.
+        let step = decide(20_000.0);
+        assert!(step.parallelism > 1 || step.cache_bytes > Some(64 << 20), "{step:?}");
     }
 
     #[test]

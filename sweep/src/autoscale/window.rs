@@ -159,7 +159,10 @@ fn observation(
             cache_bytes: op.cache_capacity,
             cache_usage_bytes: op.cache_usage,
             state_bytes: op.state_bytes,
-            state_growth_per_s: (op.state_bytes as f64 - before.map_or(op.state_bytes, |o| o.state_bytes) as f64) / dt,
+            // The engine's jobs start with no state, so its mean growth
+            // since the start is bytes over the time run: a window of a few
+            // seconds sees 0 or a whole memtable's flush, as it happens.
+            state_growth_per_s: op.state_bytes as f64 / b.t_s.max(dt),
             records_in_per_s: records_in / dt,
             records_out_per_s: records_out / dt,
             useful_s: useful,
