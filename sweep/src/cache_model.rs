@@ -532,7 +532,8 @@ impl OperatorModel {
                 .find(|p| p.predicted_throughput >= 0.98 * fastest)
                 .map_or(last.cache_size, |p| p.cache_size);
             let why = format!(
-                "below it the job falls behind ({:.1}K events/s with {}, {:.1}K from {}). {}",
+                "below it the job runs slower ({:.1}K events/s with {} against {:.1}K from {}, the most any \
+                 size gives). {}",
                 slowest / 1e3,
                 format_size(first.cache_size),
                 fastest / 1e3,
