@@ -351,7 +351,7 @@ fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
         for r in rows {
             w.write_record([
                 r.policy.clone(),
-                format!("{:.1}", r.rescales),
+                crate::report::trim(r.rescales),
                 r.converge_s.map_or(String::new(), |v| format!("{v:.1}")),
                 format!("{:.1}", r.core_s),
                 format!("{:.3}", r.gib_s),
@@ -371,9 +371,9 @@ fn print(rows: &[Row]) {
     );
     for r in rows {
         println!(
-            "{:<8} {:>9.1} {:>10} {:>8.0} {:>8.2} {:>10.6} {:>10.0}s  {}",
+            "{:<8} {:>9} {:>10} {:>8.0} {:>8.2} {:>10.6} {:>10.0}s  {}",
             r.policy,
-            r.rescales,
+            crate::report::trim(r.rescales),
             r.converge_s.map_or("never".into(), |v| format!("{v:.0} s")),
             r.core_s,
             r.gib_s,
@@ -445,7 +445,7 @@ fn report(c: &CompareArgs, rows: &[Row], oracle_runs: &[OracleRun]) -> String {
         .map(|r| {
             vec![
                 r.policy.clone(),
-                format!("{:.1}", r.rescales),
+                crate::report::trim(r.rescales),
                 r.converge_s.map_or("never".into(), |v| format!("{v:.0}")),
                 format!("{:.0}", r.core_s),
                 format!("{:.2}", r.gib_s),

@@ -104,7 +104,9 @@ fn mib_label(mib: f64) -> String {
     }
 }
 
-fn trim(v: f64) -> String {
+/// A count or a mean of counts: `2`, or `2.3` when the mean of rounds is
+/// not whole.
+pub fn trim(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round())
     } else {
