@@ -109,10 +109,11 @@ fn parse_cache(v: &str) -> Result<usize> {
 
 impl JobArgs {
     /// Without --query, `profile` and `sweep` run a job whose memory
-    /// matters, so that a first run shows a curve with a knee: q19 at the large-state
-    /// preset, 24,000 events/s for 45 s, a 16 MiB cache (each unless
-    /// given): below the size it needs to keep up, so the measured point
-    /// sits on the steep part of the curve. Returns whether it did.
+    /// matters, so that a first run shows a curve with a knee: q19 at the
+    /// large-state preset, 24,000 events/s for 45 s, a 16 MiB cache (each
+    /// unless given; `sweep` sets its own rate and sizes first): below the
+    /// size it needs to keep up, so the measured point sits on the steep
+    /// part of the curve. Returns whether it did.
     pub fn default_to_memory_bound(&mut self) -> bool {
         if self.query.is_some() {
             return false;
