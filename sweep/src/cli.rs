@@ -836,8 +836,9 @@ pub struct AutoscaleArgs {
     /// mrc: plan for the target at this share of capacity (headroom).
     #[arg(long, default_value_t = 0.9, help_heading = "MRC")]
     pub headroom: f64,
-    /// mrc: plan a growing state for its size this far ahead (the live
-    /// state's growth over the last window, projected): a step sized for
+    /// mrc: plan a growing state for its size this far ahead (its growth
+    /// projected: on the engine its mean since the job started, on Flink
+    /// over the last window): a step sized for
     /// the state of now falls short as it grows, and every further step is
     /// a change. Memory is cheap beside cores at the default prices, so a
     /// longer horizon costs little (on q9, 120 s kept the join at one
