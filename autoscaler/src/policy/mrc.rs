@@ -540,17 +540,21 @@ mod tests {
         assert!(f.parallelism > step.parallelism || f.cache_bytes > step.cache_bytes, "{f:?} after {step:?}");
     }
 
+    /// The plan for the join with a state of 100 MiB (as profiled)
+    /// growing `growth` bytes/s, at one subtask with `cache`, measured at
+    /// `tpr` records/s and `hit`.
+    fn plan_for_growing(cache: u64, tpr: f64, hit: f64, growth: f64) -> OperatorPlan {
+        let curves = HashMap::from([("join".to_string(), ProfiledCurve { curve: curve(), state_bytes: 100 << 20 })]);
+        let mut p = MrcPolicy::new(MrcParams::default(), curves);
+        let mut o = observed(1, cache, tpr, hit);
+        o.operators[1].state_bytes = 100 << 20;
+        o.operators[1].state_growth_per_s = growth;
+        p.decide(&o).operators[1].clone()
+    }
+
     #[test]
     fn a_growing_state_is_planned_for_the_horizon_ahead() {
-        let choose = |growth: f64| {
-            let curves =
-                HashMap::from([("join".to_string(), ProfiledCurve { curve: curve(), state_bytes: 100 << 20 })]);
-            let mut p = MrcPolicy::new(MrcParams::default(), curves);
-            let mut o = observed(1, 8 << 20, 1e6 / 164.0, 0.2);
-            o.operators[1].state_bytes = 100 << 20;
-            o.operators[1].state_growth_per_s = growth;
-            p.decide(&o).operators[1].cache_bytes.unwrap()
-        };
+        let choose = |growth: f64| plan_for_growing(8 << 20, 1e6 / 164.0, 0.2, growth).cache_bytes.unwrap();
         // Growing by its own size every 30 s: planned larger.
         let (still, growing) = (choose(0.0), choose((100 << 20) as f64 / 30.0));
         assert!(growing > still, "{still} {growing}");
@@ -559,18 +563,10 @@ mod tests {
 
     #[test]
     fn a_growing_state_that_is_sustained_now_waits_for_its_next_step() {
-        let decide = |tpr: f64| {
-            let curves =
-                HashMap::from([("join".to_string(), ProfiledCurve { curve: curve(), state_bytes: 100 << 20 })]);
-            let mut p = MrcPolicy::new(MrcParams::default(), curves);
-            // At 64 MiB, hit 0.88: 20 + 3 x 0.12 x 60 = 41.6 us a record,
-            // 24,000/s against 22,222/s wanted; the state doubles every
-            // 30 s, so the curve 120 s on says 64 MiB will not do.
-            let mut o = observed(1, 64 << 20, tpr, 0.88);
-            o.operators[1].state_bytes = 100 << 20;
-            o.operators[1].state_growth_per_s = (100 << 20) as f64 / 30.0;
-            p.decide(&o).operators[1].clone()
-        };
+        // At 64 MiB, hit 0.88: 20 + 3 x 0.12 x 60 = 41.6 us a record,
+        // 24,000/s against 22,222/s wanted; the state doubles every 30 s,
+        // so the curve 120 s on says 64 MiB will not do.
+        let decide = |tpr: f64| plan_for_growing(64 << 20, tpr, 0.88, (100 << 20) as f64 / 30.0);
         let kept = decide(1e6 / 41.6);
         assert_eq!((kept.parallelism, kept.cache_bytes), (1, Some(64 << 20)), "{kept:?}");
         // Once it falls short, the step is sized for the state ahead.
