@@ -81,21 +81,14 @@ def project(rows, columns):
 
 
 # Queries Flink runs in streaming mode: its batch planner has no session
-# windows (q11). Their results are
-# append-only, so the rows written are the final ones.
+# windows (q11). Their results are append-only, so the rows written are
+# the final ones.
 STREAMING = {"q11"}
 
 # Queries whose result is a table partitioned by these columns (q10, the
 # suite's filesystem sink): both sides' partition directories are compared.
 PARTITIONED = {"q10": ("dt", "hm")}
 
-# Queries whose result depends on the wall clock, compared on what does
-# not: q12 counts each bidder's bids in processing-time windows, so which
-# window a bid falls in depends on when it was processed, and Flink fires
-# no processing-time window at the end of a bounded input (on these files
-# its q12 writes nothing). Each bidder's total over its windows must equal
-# the bidder's bids, which Flink counts here: (Flink SQL, memscale's rows
-# projected the same way, what is compared).
 def per_bidder_totals(rows):
     """Rows led by (bidder, count) as a Counter of (bidder,) weighted by
     the counts."""
@@ -105,6 +98,13 @@ def per_bidder_totals(rows):
     return out
 
 
+# Queries whose result depends on the wall clock, compared on what does
+# not: q12 counts each bidder's bids in processing-time windows, so which
+# window a bid falls in depends on when it was processed, and Flink fires
+# no processing-time window at the end of a bounded input (on these files
+# its q12 writes nothing). Each bidder's total over its windows must equal
+# the bidder's bids, which Flink counts here: (Flink SQL, memscale's rows
+# projected the same way, what is compared).
 WALL_CLOCK = {
     "q12": ("SELECT bidder, COUNT(*) AS bids FROM bid GROUP BY bidder", per_bidder_totals,
             "each bidder's bids over all its windows"),
