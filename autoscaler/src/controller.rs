@@ -64,6 +64,9 @@ pub struct OperatorInputs {
     pub true_processing_rate: f64,
     /// Busy share.
     pub busy: f64,
+    /// Cores its threads kept busy, if measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cores: Option<f64>,
     /// Hit ratio of its reads.
     pub hit_ratio: Option<f64>,
     /// State-read p90, microseconds.
@@ -83,6 +86,9 @@ pub struct DecisionRecord {
     pub source_rate: f64,
     /// End-to-end p99 in the window, ms.
     pub e2e_p99_ms: f64,
+    /// Cores the process kept busy besides the operators, if measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_cores: Option<f64>,
     /// What the policy saw.
     pub inputs: Vec<OperatorInputs>,
     /// The plan (the configuration as it stays, when the policy was not
@@ -240,6 +246,7 @@ impl Controller {
             target_rate: obs.target_rate,
             source_rate: obs.source_rate,
             e2e_p99_ms: obs.e2e_p99_ms,
+            background_cores: obs.background_cores,
             inputs: obs
                 .operators
                 .iter()
@@ -250,6 +257,7 @@ impl Controller {
                     input_rate: o.records_in_per_s,
                     true_processing_rate: o.true_processing_rate,
                     busy: o.busy_ratio,
+                    cpu_cores: o.cpu_cores,
                     hit_ratio: o.hit_ratio,
                     state_p90_us: o.state_read_p90_us,
                 })

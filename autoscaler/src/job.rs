@@ -44,6 +44,11 @@ pub struct OperatorObservation {
     /// Useful time over the interval's wall time, mean over subtasks (what
     /// Flink calls busy time, 0 to 1).
     pub busy_ratio: f64,
+    /// Cores its subtasks' threads kept busy in the interval: CPU seconds
+    /// per second, summed over subtasks (part of the useful time, whose
+    /// rest is waiting for the disk or for a core), if the job can tell.
+    #[serde(default)]
+    pub cpu_cores: Option<f64>,
     /// Time blocked on output, over the wall time, mean over subtasks.
     pub backpressure_ratio: f64,
     /// DS2's aggregated true processing rate: records in per useful
@@ -103,6 +108,12 @@ pub struct Observation {
     pub e2e_p99_ms: f64,
     /// Maximum parallelism (key groups): no operator goes above it.
     pub max_parallelism: u32,
+    /// Cores the job's process kept busy in the interval besides its
+    /// operators' threads (RocksDB's flushes and compactions, the metrics
+    /// endpoint), if the job can tell: on one machine, cores its operators
+    /// cannot have.
+    #[serde(default)]
+    pub background_cores: Option<f64>,
 }
 
 impl Observation {

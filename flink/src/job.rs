@@ -503,6 +503,8 @@ impl FlinkJob {
                 lookups_per_record: if records_in > 0.0 { (hits + misses) / records_in } else { 0.0 },
                 miss_cost_us: None,
                 state_read_p90_us: c.latency_p90_ns.map(|ns| ns / 1000.0),
+                // Flink's REST API has no CPU time per task.
+                cpu_cores: None,
             });
         }
         let emitted = self.events_before() + source_total;
@@ -519,6 +521,7 @@ impl FlinkJob {
             // markers; the policies here do not read it.
             e2e_p99_ms: 0.0,
             max_parallelism: self.max_parallelism,
+            background_cores: None,
         }
     }
 }

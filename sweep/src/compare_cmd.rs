@@ -46,7 +46,9 @@ fn thirty_seconds() -> String {
 pub struct Row {
     /// Policy, or `oracle`.
     pub policy: String,
-    /// Changes of parallelism (mean over repeats).
+    /// Changes of configuration (mean over repeats): plans carried out,
+    /// each one change however many operators it rescales and resizes at
+    /// once, as DS2 counts its steps.
     pub rescales: f64,
     /// Seconds until the target was sustained (empty: never, in some repeat).
     pub converge_s: Option<f64>,
@@ -61,6 +63,10 @@ pub struct Row {
     /// Final configuration, `op=P@SIZE` joined by `;`.
     #[serde(rename = "final")]
     pub final_config: String,
+    /// Operators' changes within them (mean over repeats): each
+    /// operator's rescales and resizes counted apart.
+    #[serde(default)]
+    pub operator_changes: f64,
 }
 
 /// One fixed configuration the oracle ran.
@@ -252,7 +258,8 @@ fn mean_row(policy: &str, runs: &[RunSummary]) -> Row {
     let converge: Option<Vec<f64>> = mine.iter().map(|r| r.converge_s).collect();
     Row {
         policy: policy.to_string(),
-        rescales: mean(&|r| (r.rescales + r.resizes) as f64),
+        rescales: mean(&|r| r.reconfigurations.unwrap_or(r.rescales + r.resizes) as f64),
+        operator_changes: mean(&|r| (r.rescales + r.resizes) as f64),
         converge_s: converge.filter(|v| !v.is_empty()).map(|v| v.iter().sum::<f64>() / v.len() as f64),
         core_s: mean(&|r| r.totals.core_s),
         gib_s: mean(&|r| r.totals.gib_s),
@@ -336,6 +343,7 @@ fn oracle(c: &CompareArgs, grid_p: &[u32], grid_c: &[u64], seconds: f64) -> Resu
                     cost: d.cost,
                     violation_s: 0.0,
                     final_config: format!("p={}@{} each", d.parallelism, format_size(d.cache)),
+                    operator_changes: 0.0,
                 }),
                 tried,
             ));
@@ -347,7 +355,17 @@ fn oracle(c: &CompareArgs, grid_p: &[u32], grid_c: &[u64], seconds: f64) -> Resu
 
 fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
     crate::output::write_csv(path, |w| {
-        w.write_record(["policy", "rescales", "converge_s", "core_s", "gib_s", "cost", "violation_s", "final"])?;
+        w.write_record([
+            "policy",
+            "rescales",
+            "converge_s",
+            "core_s",
+            "gib_s",
+            "cost",
+            "violation_s",
+            "final",
+            "operator_changes",
+        ])?;
         for r in rows {
             w.write_record([
                 r.policy.clone(),
@@ -358,6 +376,7 @@ fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
                 format!("{:.6}", r.cost),
                 format!("{:.1}", r.violation_s),
                 r.final_config.clone(),
+                crate::report::trim(r.operator_changes),
             ])?;
         }
         Ok(())
@@ -366,14 +385,15 @@ fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
 
 fn print(rows: &[Row]) {
     println!(
-        "{:<8} {:>9} {:>10} {:>8} {:>8} {:>10} {:>11}  final",
-        "policy", "changes", "converge", "core-s", "GiB-s", "cost", "violation"
+        "{:<8} {:>9} {:>10} {:>10} {:>8} {:>8} {:>10} {:>11}  final",
+        "policy", "rescales", "(per op)", "converge", "core-s", "GiB-s", "cost", "violation"
     );
     for r in rows {
         println!(
-            "{:<8} {:>9} {:>10} {:>8.0} {:>8.2} {:>10.6} {:>10.0}s  {}",
+            "{:<8} {:>9} {:>10} {:>10} {:>8.0} {:>8.2} {:>10.6} {:>10.0}s  {}",
             r.policy,
             crate::report::trim(r.rescales),
+            crate::report::trim(r.operator_changes),
             r.converge_s.map_or("never".into(), |v| format!("{v:.0} s")),
             r.core_s,
             r.gib_s,
@@ -446,6 +466,7 @@ fn report(c: &CompareArgs, rows: &[Row], oracle_runs: &[OracleRun]) -> String {
             vec![
                 r.policy.clone(),
                 crate::report::trim(r.rescales),
+                crate::report::trim(r.operator_changes),
                 r.converge_s.map_or("never".into(), |v| format!("{v:.0}")),
                 format!("{:.0}", r.core_s),
                 format!("{:.2}", r.gib_s),
@@ -471,7 +492,9 @@ fn report(c: &CompareArgs, rows: &[Row], oracle_runs: &[OracleRun]) -> String {
         "<style>.bar{{display:flex;align-items:center;gap:8px;margin:4px 0}}.bar span{{width:70px}}\
          .bar div{{height:18px;background:#1f77b4}}</style>\
          <p>{q} ({preset}) at a target of {target} events/s from parallelism {sp}, cache {sc}; {dur} per run, \
-         {rounds} round(s). Changes: rescales and resizes; converge: seconds until the sources kept up for \
+         {rounds} round(s). Rescales: changes of configuration, each carried out at once however many operators \
+         it rescales and resizes (DS2's steps); per operator: those operators' rescales and resizes counted \
+         apart; converge: seconds until the sources kept up for \
          the rest of the run; violation: seconds more than a second's events behind the target.</p>{table}\
          <h2>Cost</h2>{bars}<h2>Throughput</h2>{rate}<h2>Parallelism</h2>{par}<h2>Block cache</h2>{cache}\
          <h2>Oracle runs, in order of cost</h2>{oracle}",
@@ -483,7 +506,17 @@ fn report(c: &CompareArgs, rows: &[Row], oracle_runs: &[OracleRun]) -> String {
         dur = escape(&c.duration),
         rounds = c.repeat,
         table = table(
-            &["policy", "changes", "converge (s)", "core-s", "GiB-s", "cost", "violation (s)", "final"],
+            &[
+                "policy",
+                "rescales",
+                "per operator",
+                "converge (s)",
+                "core-s",
+                "GiB-s",
+                "cost",
+                "violation (s)",
+                "final"
+            ],
             &table_rows
         ),
         rate = line_chart("Sources' events/s, per policy", "seconds", "events/s", &rate, None),

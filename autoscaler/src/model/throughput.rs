@@ -39,6 +39,11 @@ pub struct OperatorModel {
     pub miss_correction: f64,
     /// Cores the operator's subtasks can run on at once (`None`: one each).
     pub cpu_slots: Option<f64>,
+    /// CPU microseconds a record takes on a core, as measured (the thread's
+    /// CPU time, not its wall time: no wait for the disk or for a core in
+    /// it), if the job measures it: what the cores' cap divides.
+    #[serde(default)]
+    pub on_cpu_us: Option<f64>,
 }
 
 /// Why a model cannot be calibrated.
@@ -93,13 +98,17 @@ impl OperatorModel {
             name: obs.name.clone(),
             curve: if obs.has_cache { curve } else { None },
             cpu_us: match cpu_slots {
-                Some(slots) => (record_us - read_us).min(slots.max(0.01) * 1e6 / obs.true_processing_rate),
-                None => record_us - read_us,
+                Some(slots) if p > slots => (record_us - read_us).min(slots.max(0.01) * 1e6 / obs.true_processing_rate),
+                _ => record_us - read_us,
             },
             lookups_per_record: lookups,
             miss_us,
             miss_correction,
             cpu_slots,
+            on_cpu_us: obs
+                .cpu_cores
+                .filter(|&c| c > 0.0 && obs.records_in_per_s > 0.0)
+                .map(|c| c * 1e6 / obs.records_in_per_s),
         })
     }
 
@@ -124,9 +133,11 @@ impl OperatorModel {
         self.cpu_us + self.lookups_per_record * self.miss_ratio(cache) * self.miss_us
     }
 
-    /// The most the cores allow, records/s.
+    /// The most the cores allow, records/s: the cores over what a record
+    /// takes on one (measured, or else the part of its useful time that is
+    /// not block reads).
     pub fn cpu_cap(&self) -> f64 {
-        self.cpu_slots.map_or(f64::INFINITY, |s| s * 1e6 / self.cpu_us.max(1e-9))
+        self.cpu_slots.map_or(f64::INFINITY, |s| s * 1e6 / self.on_cpu_us.unwrap_or(self.cpu_us).max(1e-9))
     }
 
     /// T(p, c): records per second `p` subtasks sharing a cache of `cache`

@@ -62,6 +62,9 @@ pub struct SubtaskMetrics {
     pub records_out: AtomicU64,
     /// Nanoseconds spent processing (DS2 useful time).
     pub useful_ns: AtomicU64,
+    /// CPU nanoseconds its thread has used, as last published (at most
+    /// 10 ms old while it runs).
+    pub cpu_ns: AtomicU64,
     /// Nanoseconds spent waiting for input.
     pub idle_ns: AtomicU64,
     /// Nanoseconds blocked on a full output channel.
@@ -87,6 +90,7 @@ impl SubtaskMetrics {
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
             useful_ns: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
             idle_ns: AtomicU64::new(0),
             backpressure_ns: AtomicU64::new(0),
             finished: AtomicU64::new(0),

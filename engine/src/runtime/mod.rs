@@ -8,6 +8,7 @@
 
 pub mod control;
 pub mod control_endpoint;
+pub mod cpu;
 pub mod exchange;
 pub mod exporter;
 pub mod graph;

@@ -53,6 +53,10 @@ pub struct SubtaskSnapshot {
     pub records_out: u64,
     /// DS2 useful time, seconds.
     pub useful_s: f64,
+    /// CPU time of its thread, seconds (part of the useful time: the rest
+    /// is waiting for the disk or for a core).
+    #[serde(default)]
+    pub cpu_s: f64,
     /// Time waiting for input, seconds.
     pub idle_s: f64,
     /// Time blocked on full output channels, seconds.
@@ -120,6 +124,9 @@ pub struct OperatorSnapshot {
     pub records_out: u64,
     /// Useful time, seconds, summed over subtasks.
     pub useful_s: f64,
+    /// CPU time of its subtasks' threads, seconds, summed.
+    #[serde(default)]
+    pub cpu_s: f64,
     /// Aggregated DS2 true processing rate (sum over subtasks).
     pub true_processing_rate: f64,
     /// Aggregated DS2 true output rate.
@@ -183,6 +190,12 @@ pub struct JobSnapshot {
     pub latency_p50_ms: f64,
     /// 99th percentile end-to-end latency, ms.
     pub latency_p99_ms: f64,
+    /// CPU time of the whole process so far, seconds: the subtasks' and
+    /// everything beside them (RocksDB's flushes and compactions, the
+    /// metrics endpoint; in a process that runs more than the job, theirs
+    /// too).
+    #[serde(default)]
+    pub process_cpu_s: f64,
     /// Operators in topological order.
     pub operators: Vec<OperatorSnapshot>,
     /// Rescales and resizes so far.
@@ -222,6 +235,7 @@ fn subtask(m: &SubtaskMetrics, lat: &StateLatency) -> SubtaskSnapshot {
         records_in,
         records_out,
         useful_s,
+        cpu_s: m.cpu_ns.load(Relaxed) as f64 / 1e9,
         idle_s: m.idle_ns.load(Relaxed) as f64 / 1e9,
         backpressure_s: m.backpressure_ns.load(Relaxed) as f64 / 1e9,
         true_processing_rate: rate(records_in, useful_s),
@@ -282,6 +296,7 @@ impl JobMetrics {
                     records_in: sum(&|s| s.records_in),
                     records_out: sum(&|s| s.records_out),
                     useful_s: sumf(&|s| s.useful_s),
+                    cpu_s: sumf(&|s| s.cpu_s),
                     // A retired subtask's rates are of a past configuration:
                     // the operator's are those of the subtasks it runs now.
                     true_processing_rate: sumf(&|s| if s.retired { 0.0 } else { s.true_processing_rate }),
@@ -315,6 +330,7 @@ impl JobMetrics {
             sustained_throughput: rate(events, source_s),
             latency_p50_ms: quantile_us(&e2e, 0.5) / 1000.0,
             latency_p99_ms: quantile_us(&e2e, 0.99) / 1000.0,
+            process_cpu_s: super::cpu::process_cpu_ns() as f64 / 1e9,
             operators,
             rescale: RescaleSnapshot {
                 rescales: self.rescale.rescales.load(Relaxed),

@@ -8,6 +8,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::cpu::ThreadCpu;
 use super::exchange::{Disconnected, Message, Outputs};
 use super::job::{EngineError, Runtime};
 use super::metrics::{add_ns, SubtaskMetrics, Timed};
@@ -51,6 +52,7 @@ pub(crate) fn source_task(
     let start = Instant::now();
     let mut rows = Vec::with_capacity(batch);
     let (mut events, mut since_watermark, mut passed_barrier) = (0u64, 0u64, 0u64);
+    let mut cpu = ThreadCpu::new(&m.cpu_ns);
     loop {
         if rt.abort.load(Relaxed) {
             return Err(Disconnected.into());
@@ -90,6 +92,7 @@ pub(crate) fn source_task(
         }
         let bp = m.backpressure_ns.load(Relaxed) - bp0;
         m.useful_ns.fetch_add((busy.elapsed().as_nanos() as u64).saturating_sub(bp), Relaxed);
+        cpu.publish(&m.cpu_ns, p.done);
         if p.done {
             break;
         }
@@ -237,6 +240,7 @@ impl OperatorTask {
             pending: Vec::with_capacity(EMIT_EVERY),
             change: None,
         };
+        let mut cpu = ThreadCpu::new(&self.m.cpu_ns);
         loop {
             let waited = Instant::now();
             let msg = if r.timers.processing.is_empty() {
@@ -284,6 +288,7 @@ impl OperatorTask {
             }
             let bp = self.m.backpressure_ns.load(Relaxed) - bp0;
             self.m.useful_ns.fetch_add((busy.elapsed().as_nanos() as u64).saturating_sub(bp), Relaxed);
+            cpu.publish(&self.m.cpu_ns, next != Next::Continue);
             if next != Next::Continue {
                 r.store.finish()?;
                 r.store.maybe_publish(true);

@@ -209,6 +209,7 @@ pub fn execute(a: &AutoscaleArgs, url: &str, job: &str) -> Result<RunSummary> {
         end: end.clone(),
         rescales,
         resizes,
+        reconfigurations: Some(decisions.iter().filter(|d| d.applied).count()),
         converge_s: converge_s(&rows, &source),
         totals: totals.clone(),
         cost: (totals.core_s * a.core_price + totals.gib_s * a.gib_price) / 3600.0,

@@ -147,6 +147,11 @@ pub struct RunSummary {
     pub rescales: usize,
     /// Changes of memory.
     pub resizes: usize,
+    /// Plans carried out that changed something: each is one change of
+    /// configuration, however many operators it rescales and resizes at
+    /// once (`None` in summaries written before it was counted).
+    #[serde(default)]
+    pub reconfigurations: Option<usize>,
     /// Seconds until the sources kept up with the target for the rest of
     /// the run (`None`: they never did).
     pub converge_s: Option<f64>,
@@ -237,6 +242,7 @@ pub fn execute(a: &AutoscaleArgs) -> Result<(Outcome, RunSummary)> {
         end: outcome.end.clone(),
         rescales,
         resizes: outcome.reports.len() - rescales,
+        reconfigurations: Some(outcome.decisions.iter().filter(|d| d.applied).count()),
         converge_s: {
             let until = setup.duration.map_or(f64::INFINITY, |d| d.as_secs_f64() + 0.5);
             let ran: Vec<timeline::Row> = outcome.timeline.iter().filter(|r| r.t_s <= until).cloned().collect();

@@ -126,6 +126,7 @@ fn observation(
         let records_in = delta(&|s| s.records_in as f64);
         let records_out = delta(&|s| s.records_out as f64);
         let useful = delta(&|s| s.useful_s);
+        let cpu = delta(&|s| s.cpu_s);
         let backpressure = delta(&|s| s.backpressure_s);
         // Zero where not counted: the hit ratio is then unknown, not 0.
         let (hits, misses) =
@@ -167,6 +168,7 @@ fn observation(
             records_out_per_s: records_out / dt,
             useful_s: useful,
             busy_ratio: (useful / (dt * p)).min(1.0),
+            cpu_cores: Some(cpu / dt),
             backpressure_ratio: (backpressure / (dt * p)).min(1.0),
             true_processing_rate: tpr,
             true_output_rate: tor,
@@ -177,6 +179,8 @@ fn observation(
         });
     }
     let events = b.snapshot.events.saturating_sub(a.snapshot.events) as f64;
+    let process_cpu = b.snapshot.process_cpu_s - a.snapshot.process_cpu_s;
+    let operators_cpu: f64 = operators.iter().filter_map(|o| o.cpu_cores).sum::<f64>() * dt;
     let e2e = metrics.e2e_window(Duration::from_secs_f64(a.t_s), Duration::from_secs_f64(b.t_s));
     Observation {
         t_s: b.t_s,
@@ -188,5 +192,6 @@ fn observation(
         backlog_events: (target.events_by(b.t_s) - b.snapshot.events as f64).max(0.0),
         e2e_p99_ms: if e2e.is_empty() { 0.0 } else { e2e.value_at_quantile(0.99) as f64 / 1e6 },
         max_parallelism,
+        background_cores: Some((process_cpu - operators_cpu).max(0.0) / dt),
     }
 }
