@@ -9,8 +9,9 @@
 #   CASES="q19-25k" scripts/bench_compare.sh      # one case
 #   HORIZON=120s scripts/bench_compare.sh          # the mrc policy's --horizon
 #
-# Goals: mrc sustains the target within 2 changes at a cost within 10% of
-# the oracle's; on the memory-bound cases its cost is at most every other
+# Goals: mrc sustains the target within 2 rescales (changes of
+# configuration: summary.csv's `rescales`) at a cost within 10% of the
+# oracle's; on the memory-bound cases its cost is at most every other
 # policy's; on the CPU-bound one it decides as DS2 does.
 set -euo pipefail
 cd "$(dirname "$0")/.."

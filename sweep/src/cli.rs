@@ -851,8 +851,11 @@ pub struct AutoscaleArgs {
     #[arg(long, value_name = "DIR", help_heading = "MRC")]
     pub profile: Option<PathBuf>,
     /// mrc: cores the job's operators share, which cap what more subtasks
-    /// give [default: this machine's cores; 0: a core per subtask, as in a
-    /// cluster].
+    /// give: on the engine, what the other operators' threads and the
+    /// process's background work (RocksDB's flushes and compactions) take
+    /// of them at the target, from their measured CPU time, is not the
+    /// operator's [default: this machine's cores; 0: a core per subtask, as
+    /// in a cluster].
     #[arg(long, value_name = "N", help_heading = "MRC")]
     pub cores: Option<f64>,
     /// mrc: events of the profiling run made without --profile.
