@@ -331,6 +331,9 @@ impl Policy for MrcPolicy {
         let max_p = obs.max_parallelism.max(1);
         self.pending.clear();
         let mut plan = Plan::default();
+        // Steps held for one short window: (index in the plan, the step,
+        // its predicted rate).
+        let mut riders: Vec<(usize, OperatorPlan, f64)> = Vec::new();
         for (op, e) in obs.operators.iter().zip(&est) {
             let keep = |reason: String| OperatorPlan {
                 operator: op.name.clone(),
@@ -403,9 +406,33 @@ impl Policy for MrcPolicy {
             } else {
                 best
             };
-            let cache_bytes = if has_cache { chosen.cache } else { op.cache_bytes };
-            let size = cache_bytes.map_or(String::new(), |c| format!(" @ {}", format_size(c)));
-            let held = if short_once && keep && !(now_rate >= wanted || sustains_now) {
+            let describe = |chosen: &Choice, held: &str| {
+                let cache_bytes = if has_cache { chosen.cache } else { op.cache_bytes };
+                let size = cache_bytes.map_or(String::new(), |c| format!(" @ {}", format_size(c)));
+                let reason = format!(
+                    "{note}; needs {wanted:.0}/s ({:.0}/s at {:.0}% utilization){held}: {}{size} predicts {:.0}/s{}",
+                    e.target_input,
+                    self.params.utilization * 100.0,
+                    chosen.parallelism,
+                    chosen.rate,
+                    if chosen.feasible { "" } else { " (the most the model allows: short of the target)" }
+                );
+                OperatorPlan { operator: op.name.clone(), parallelism: chosen.parallelism, cache_bytes, reason }
+            };
+            let was_held = short_once && keep && !(now_rate >= wanted || sustains_now);
+            if was_held && !near {
+                // Held to spare a change; should the plan change anyway,
+                // the change (and its warm-up) is paid for and this step
+                // goes with it (q9: the join held at 20 s while top1 was
+                // resized, then waited out the warm-up, 15 s behind).
+                let with_rest = format!(
+                    "; measured {:.0}/s, short of it for the first time since it sustained it, and the plan \
+                     changes anyway",
+                    op.true_processing_rate
+                );
+                riders.push((plan.operators.len(), describe(&best, &with_rest), best.rate));
+            }
+            let held = if was_held {
                 format!(
                     "; measured {:.0}/s, short of it for the first time since it sustained it: held",
                     op.true_processing_rate
@@ -413,21 +440,14 @@ impl Policy for MrcPolicy {
             } else {
                 String::new()
             };
-            let reason = format!(
-                "{note}; needs {wanted:.0}/s ({:.0}/s at {:.0}% utilization){held}: {}{size} predicts {:.0}/s{}",
-                e.target_input,
-                self.params.utilization * 100.0,
-                chosen.parallelism,
-                chosen.rate,
-                if chosen.feasible { "" } else { " (the most the model allows: short of the target)" }
-            );
             self.pending.insert(op.name.clone(), chosen.rate);
-            plan.operators.push(OperatorPlan {
-                operator: op.name.clone(),
-                parallelism: chosen.parallelism,
-                cache_bytes,
-                reason,
-            });
+            plan.operators.push(describe(&chosen, &held));
+        }
+        if plan.changes(&obs.config()).next().is_some() {
+            for (i, step, rate) in riders {
+                self.pending.insert(step.operator.clone(), rate);
+                plan.operators[i] = step;
+            }
         }
         plan
     }
@@ -708,6 +728,42 @@ mod tests {
         let mut risen = window(1e6 / 41.6);
         risen.target_rate *= 1.5;
         assert!(!same(&fresh.decide(&risen)));
+    }
+
+    #[test]
+    fn a_held_step_goes_with_a_change_the_plan_makes_anyway() {
+        let profiled = ProfiledCurve { curve: curve(), state_bytes: 100 << 20 };
+        let curves = HashMap::from([("join".to_string(), profiled.clone()), ("top".to_string(), profiled)]);
+        let mut p = MrcPolicy::new(MrcParams::default(), curves);
+        // The join as in the test above; `top` after it, at 64 MiB too.
+        let window = |join_tpr: f64, top_tpr: f64| {
+            let mut o = observed(1, 64 << 20, join_tpr, 0.88);
+            o.operators[1].state_bytes = 100 << 20;
+            o.operators[1].state_growth_per_s = (100 << 20) as f64 / 30.0;
+            let mut top = o.operators[1].clone();
+            top.name = "top".into();
+            top.inputs = vec![1];
+            top.true_processing_rate = top_tpr;
+            top.true_output_rate = top_tpr;
+            o.operators.push(top);
+            o
+        };
+        let unchanged = |plan: &Plan, i: usize| {
+            (plan.operators[i].parallelism, plan.operators[i].cache_bytes) == (1, Some(64 << 20))
+        };
+        let both_sustain = p.decide(&window(1e6 / 41.6, 1e6 / 41.6));
+        assert!(unchanged(&both_sustain, 1) && unchanged(&both_sustain, 2));
+        // The join short once: held while nothing else changes ...
+        let alone = p.decide(&window(19_000.0, 1e6 / 41.6));
+        assert!(unchanged(&alone, 1) && unchanged(&alone, 2), "{:?}", alone.operators);
+        // ... and stepping when `top` (short twice now) changes anyway.
+        let mut q = MrcPolicy::new(MrcParams::default(), p.curves.clone());
+        q.decide(&window(1e6 / 41.6, 1e6 / 41.6));
+        q.decide(&window(1e6 / 41.6, 19_000.0));
+        let together = q.decide(&window(19_000.0, 19_000.0));
+        assert!(!unchanged(&together, 2), "{:?}", together.operators[2]);
+        assert!(!unchanged(&together, 1), "{:?}", together.operators[1]);
+        assert!(together.operators[1].reason.contains("changes anyway"), "{}", together.operators[1].reason);
     }
 
     #[test]
